@@ -1,0 +1,31 @@
+"""Operator start-up: kopf settings and the shared Kafka admin client (through ``memo``)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from kafkaops import GROUP
+from kafkaops.kafka.admin import KafkaAdmin
+from kafkaops.settings import Settings
+
+FINALIZER = f"{GROUP}/topic-deletion"
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.Logger,
+                    **_: Any) -> None:
+    config = Settings.from_env()
+    # Keep kopf's bookkeeping in our own annotations: the CRD status schema has no `kopf` field.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration")
+    settings.persistence.finalizer = FINALIZER
+    settings.posting.level = logging.WARNING  # Events are posted explicitly, not from every log line
+    settings.watching.server_timeout = 300
+    memo.settings = config
+    memo.admin = KafkaAdmin(config.kafka_client_config(), linger=config.batch_linger_ms / 1000,
+                            request_timeout=config.request_timeout_seconds)
+    logger.info("kafkaops configured for Kafka at %s", config.bootstrap_servers)

@@ -1,0 +1,136 @@
+"""Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok from the Go
+module proxy, cached by version under ``<cache>/kube/<version>/bin``.
+
+``go install k8s.io/kubernetes/cmd/...@v1.X.Y`` cannot work: the kubernetes go.mod points its
+staging modules (``k8s.io/api`` ... all ``v0.0.0``) at local paths. A throwaway wrapper module
+that requires ``k8s.io/kubernetes`` and replaces every staging module with its published
+``v0.X.Y`` tag resolves them (kubernetes issue 79384). etcd gets the same treatment because
+its server module also carries local replace directives.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from kafkaops.harness.procs import HarnessError, cache_root, progress, run_logged
+
+KUBERNETES_VERSION = os.environ.get("KAFKAOPS_KUBE_VERSION", "v1.36.3")
+ETCD_VERSION = os.environ.get("KAFKAOPS_ETCD_VERSION", "v3.6.14")
+KWOK_VERSION = os.environ.get("KAFKAOPS_KWOK_VERSION", "v0.7.0")
+
+KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+
+
+def bin_dir() -> Path:
+    return cache_root() / "kube" / f"{KUBERNETES_VERSION}-etcd{ETCD_VERSION}-kwok{KWOK_VERSION}" / "bin"
+
+
+def binaries() -> dict[str, Path]:
+    names = (*KUBE_COMMANDS, "etcd", "kwok")
+    return {name: bin_dir() / name for name in names}
+
+
+def _go_env(work: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(CGO_ENABLED="0", GOFLAGS="-mod=mod", GOTOOLCHAIN="local")
+    env.setdefault("GOPATH", str(Path.home() / "go"))
+    env["GOWORK"] = "off"
+    env["PWD"] = str(work)
+    return env
+
+
+def _module_file(version: str) -> Path:
+    """The kubernetes go.mod of ``version``, fetched through the module proxy."""
+    out = subprocess.run(["go", "mod", "download", "-json", f"k8s.io/kubernetes@{version}"],
+                         capture_output=True, text=True, check=False, env=_go_env(Path.cwd()))
+    if out.returncode != 0:
+        raise HarnessError(f"go mod download k8s.io/kubernetes@{version} failed:\n{out.stdout}{out.stderr}")
+    match = re.search(r'"GoMod":\s*"([^"]+)"', out.stdout)
+    if not match:
+        raise HarnessError(f"no GoMod path in: {out.stdout}")
+    return Path(match.group(1))
+
+
+def staging_modules(kubernetes_gomod: str) -> list[str]:
+    """Modules the kubernetes go.mod redirects to ./staging (all must be replaced)."""
+    return sorted(set(re.findall(r"^\s*(k8s\.io/[\w.-]+)\s*=>\s*\./staging/", kubernetes_gomod, re.M)))
+
+
+def kube_wrapper_gomod(version: str, kubernetes_gomod: str) -> str:
+    staging_version = "v0." + version.removeprefix("v1.")
+    replaces = "\n".join(f"\t{m} => {m} {staging_version}" for m in staging_modules(kubernetes_gomod))
+    go_line = re.search(r"^go (\S+)$", kubernetes_gomod, re.M)
+    return (f"module kafkaops.local/kubebuild\n\ngo {go_line.group(1) if go_line else '1.26'}\n\n"
+            f"require k8s.io/kubernetes {version}\n\nreplace (\n{replaces}\n)\n")
+
+
+def _version_ldflags(version: str) -> str:
+    major, minor = version.removeprefix("v").split(".")[:2]
+    flags = ["-s", "-w"]
+    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        flags += [f"-X {pkg}.gitVersion={version}", f"-X {pkg}.gitMajor={major}",
+                  f"-X {pkg}.gitMinor={minor}", f"-X {pkg}.gitTreeState=clean"]
+    return " ".join(flags)
+
+
+def _build_kubernetes(target: Path, work: Path, log: Path) -> None:
+    work.mkdir(parents=True, exist_ok=True)
+    gomod = _module_file(KUBERNETES_VERSION).read_text()
+    (work / "go.mod").write_text(kube_wrapper_gomod(KUBERNETES_VERSION, gomod))
+    (work / "go.sum").touch()
+    env = _go_env(work)
+    for command in KUBE_COMMANDS:
+        progress(f"building {command} {KUBERNETES_VERSION} (cold: many minutes on 2 cores)")
+        started = time.monotonic()
+        run_logged(["go", "build", "-trimpath", "-ldflags", _version_ldflags(KUBERNETES_VERSION),
+                    "-o", str(target / command), f"k8s.io/kubernetes/cmd/{command}"],
+                   log, cwd=work, env=env, what=f"building {command}")
+        progress(f"built {command} in {time.monotonic() - started:.0f}s")
+
+
+def _build_etcd(target: Path, work: Path, log: Path) -> None:
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "go.mod").write_text(f"module kafkaops.local/etcdbuild\n\ngo 1.24\n\n"
+                                 f"require go.etcd.io/etcd/server/v3 {ETCD_VERSION}\n")
+    (work / "go.sum").touch()
+    progress(f"building etcd {ETCD_VERSION}")
+    started = time.monotonic()
+    run_logged(["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", str(target / "etcd"),
+                "go.etcd.io/etcd/server/v3"], log, cwd=work, env=_go_env(work), what="building etcd")
+    progress(f"built etcd in {time.monotonic() - started:.0f}s")
+
+
+def _build_kwok(target: Path, log: Path) -> None:
+    env = _go_env(Path.cwd())
+    env["GOBIN"] = str(target)
+    progress(f"building kwok {KWOK_VERSION}")
+    started = time.monotonic()
+    run_logged(["go", "install", "-trimpath", "-ldflags", "-s -w",
+                f"sigs.k8s.io/kwok/cmd/kwok@{KWOK_VERSION}"], log, env=env, what="building kwok")
+    progress(f"built kwok in {time.monotonic() - started:.0f}s")
+
+
+def ensure_kube_binaries() -> dict[str, Path]:
+    """Build whatever is missing; return the paths. Idempotent and cheap when cached."""
+    paths = binaries()
+    if all(p.exists() for p in paths.values()):
+        return paths
+    if shutil.which("go") is None:
+        raise HarnessError("Go is needed to build the Kubernetes control plane (go not on PATH)")
+    target = bin_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    build_root = target.parent / "build"
+    log = target.parent / "build.log"
+    progress(f"building the Kubernetes control plane into {target}; log {log}")
+    if not paths["etcd"].exists():
+        _build_etcd(target, build_root / "etcd", log)
+    if not all(paths[c].exists() for c in KUBE_COMMANDS):
+        _build_kubernetes(target, build_root / "kubernetes", log)
+    if not paths["kwok"].exists():
+        _build_kwok(target, log)
+    return paths

@@ -1,0 +1,271 @@
+"""A real Kubernetes control plane on loopback, started the way controller-runtime's envtest
+does it: etcd, kube-apiserver (RBAC, certificates made here), kube-controller-manager
+(garbage collection, Deployments, namespaces, service accounts), kube-scheduler and kwok
+with one fake Node, so that Deployment pods are scheduled and reported Running without a
+kubelet.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import ipaddress
+import json
+import ssl
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kafkaops.harness.gobuild import KUBERNETES_VERSION, ensure_kube_binaries
+from kafkaops.harness.procs import HarnessError, Service, free_port, make_workdir, progress
+
+FAKE_NODE = "kwok-node-0"
+
+
+def _pem_cert(cert: object) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return cert.public_bytes(serialization.Encoding.PEM)  # type: ignore[attr-defined]
+
+
+def _pem_key(key: object) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.private_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption())
+
+
+@dataclass
+class Pki:
+    ca: Path
+    serving_cert: Path
+    serving_key: Path
+    admin_cert: Path
+    admin_key: Path
+    sa_key: Path
+    sa_pub: Path
+
+
+def make_pki(directory: Path) -> Pki:
+    """One CA that signs the apiserver's serving certificate and an admin client
+    certificate (CN=admin, O=system:masters), plus the service-account signing key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import NameOID
+
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.UTC)
+    validity = (now - datetime.timedelta(hours=1), now + datetime.timedelta(days=30))
+
+    def name(cn: str, org: str | None = None) -> x509.Name:
+        attrs = [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
+        if org:
+            attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
+        return x509.Name(attrs)
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = (x509.CertificateBuilder().subject_name(name("kafkaops-harness-ca"))
+               .issuer_name(name("kafkaops-harness-ca")).public_key(ca_key.public_key())
+               .serial_number(x509.random_serial_number()).not_valid_before(validity[0])
+               .not_valid_after(validity[1])
+               .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+               .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                            content_commitment=False, key_encipherment=False,
+                                            data_encipherment=False, key_agreement=False,
+                                            encipher_only=False, decipher_only=False), critical=True)
+               .sign(ca_key, hashes.SHA256()))
+
+    def leaf(subject: x509.Name, server: bool) -> tuple[object, object]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_cert.subject)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(validity[0]).not_valid_after(validity[1])
+                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True))
+        if server:
+            builder = builder.add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"), x509.DNSName("kubernetes"), x509.DNSName("kubernetes.default"),
+                x509.DNSName("kubernetes.default.svc"),
+                x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                x509.IPAddress(ipaddress.ip_address("10.96.0.1"))]), critical=False)
+            usage = x509.oid.ExtendedKeyUsageOID.SERVER_AUTH
+        else:
+            usage = x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH
+        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        return builder.sign(ca_key, hashes.SHA256()), key
+
+    serving_cert, serving_key = leaf(name("kube-apiserver"), server=True)
+    admin_cert, admin_key = leaf(name("admin", "system:masters"), server=False)
+    sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pki = Pki(*(directory / f for f in ("ca.crt", "apiserver.crt", "apiserver.key", "admin.crt",
+                                        "admin.key", "sa.key", "sa.pub")))
+    pki.ca.write_bytes(_pem_cert(ca_cert))
+    pki.serving_cert.write_bytes(_pem_cert(serving_cert))
+    pki.serving_key.write_bytes(_pem_key(serving_key))
+    pki.admin_cert.write_bytes(_pem_cert(admin_cert))
+    pki.admin_key.write_bytes(_pem_key(admin_key))
+    pki.sa_key.write_bytes(_pem_key(sa_key))
+    pki.sa_pub.write_bytes(sa_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    for path in (pki.serving_key, pki.admin_key, pki.sa_key):
+        path.chmod(0o600)
+    return pki
+
+
+def kubeconfig_yaml(server: str, pki: Pki, user: str = "admin") -> str:
+    """An admin kubeconfig with the certificates embedded, so it works from any directory."""
+
+    def b64(path: Path) -> str:
+        return base64.b64encode(path.read_bytes()).decode()
+
+    config = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "kafkaops-harness",
+        "clusters": [{"name": "kafkaops-harness",
+                      "cluster": {"server": server, "certificate-authority-data": b64(pki.ca)}}],
+        "users": [{"name": user, "user": {"client-certificate-data": b64(pki.admin_cert),
+                                          "client-key-data": b64(pki.admin_key)}}],
+        "contexts": [{"name": "kafkaops-harness", "context": {"cluster": "kafkaops-harness", "user": user}}],
+    }
+    return json.dumps(config, indent=2)  # JSON is YAML; no extra dependency needed.
+
+
+@dataclass
+class KubeCluster:
+    """A running control plane; ``kubeconfig`` is an admin kubeconfig file."""
+
+    workdir: Path
+    server: str
+    kubeconfig: Path
+    pki: Pki
+    services: list[Service] = field(default_factory=list)
+
+    def __enter__(self) -> KubeCluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        for service in reversed(self.services):  # kwok, scheduler, controllers, apiserver, etcd
+            service.stop()
+
+    def request(self, method: str, path: str, body: dict[str, object] | None = None,
+                content_type: str = "application/json") -> dict[str, object]:
+        """A small authenticated API call used by the harness itself (readiness, the fake node)."""
+        context = ssl.create_default_context(cafile=str(self.pki.ca))
+        context.load_cert_chain(str(self.pki.admin_cert), str(self.pki.admin_key))
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.server + path, data=data, method=method,
+                                     headers={"Content-Type": content_type})
+        with urllib.request.urlopen(req, context=context, timeout=5) as response:
+            return json.loads(response.read() or b"{}")  # type: ignore[no-any-return]
+
+
+def _wait_for(what: str, check: object, service: Service, timeout: float) -> None:
+    service.wait_until(check, timeout)  # type: ignore[arg-type]
+    progress(f"{what} ready")
+
+
+def start_kube(*, workdir: Path | None = None, timeout: float = 120.0, with_pods: bool = True) -> KubeCluster:
+    """Start etcd, kube-apiserver, kube-controller-manager and (``with_pods``) kube-scheduler plus
+    kwok with one fake node. Returns when the API serves the ``default`` namespace and the fake
+    node is Ready."""
+    binaries = ensure_kube_binaries()
+    workdir = workdir or make_workdir("kafkaops-kube-")
+    started = time.monotonic()
+    pki = make_pki(workdir / "pki")
+    etcd_port, etcd_peer, api_port = free_port(), free_port(), free_port()
+    server = f"https://127.0.0.1:{api_port}"
+    kubeconfig = workdir / "kubeconfig"
+    kubeconfig.write_text(kubeconfig_yaml(server, pki))
+    kubeconfig.chmod(0o600)
+    cluster = KubeCluster(workdir=workdir, server=server, kubeconfig=kubeconfig, pki=pki)
+    try:
+        etcd = Service("etcd", [
+            str(binaries["etcd"]), "--data-dir", str(workdir / "etcd"), "--name", "harness",
+            "--listen-client-urls", f"http://127.0.0.1:{etcd_port}",
+            "--advertise-client-urls", f"http://127.0.0.1:{etcd_port}",
+            "--listen-peer-urls", f"http://127.0.0.1:{etcd_peer}",
+            "--initial-advertise-peer-urls", f"http://127.0.0.1:{etcd_peer}",
+            "--initial-cluster", f"harness=http://127.0.0.1:{etcd_peer}",
+            "--unsafe-no-fsync", "--quota-backend-bytes", str(4 * 1024**3), "--log-level", "warn",
+        ], workdir / "etcd.log")
+        cluster.services.append(etcd)
+        apiserver = Service("kube-apiserver", [
+            str(binaries["kube-apiserver"]), "--etcd-servers", f"http://127.0.0.1:{etcd_port}",
+            "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
+            "--secure-port", str(api_port), "--endpoint-reconciler-type", "none",
+            "--cert-dir", str(workdir / "apiserver-certs"),
+            "--tls-cert-file", str(pki.serving_cert), "--tls-private-key-file", str(pki.serving_key),
+            "--client-ca-file", str(pki.ca), "--authorization-mode", "RBAC",
+            "--service-cluster-ip-range", "10.96.0.0/24",
+            "--service-account-issuer", f"{server}/",
+            "--service-account-key-file", str(pki.sa_pub),
+            "--service-account-signing-key-file", str(pki.sa_key),
+            "--allow-privileged", "--disable-admission-plugins", "ServiceAccount",
+            "--enable-priority-and-fairness=false", "--v", "1",
+        ], workdir / "kube-apiserver.log")
+        cluster.services.append(apiserver)
+        _wait_for("kube-apiserver", lambda: bool(cluster.request("GET", "/api/v1/namespaces/default")),
+                  apiserver, timeout)
+        controllers = ",".join(("garbage-collector-controller", "deployment-controller",
+                                "replicaset-controller", "namespace-controller",
+                                "serviceaccount-controller", "serviceaccount-token-controller"))
+        cluster.services.append(Service("kube-controller-manager", [
+            str(binaries["kube-controller-manager"]), "--kubeconfig", str(kubeconfig),
+            "--authentication-kubeconfig", str(kubeconfig), "--authorization-kubeconfig", str(kubeconfig),
+            "--bind-address", "127.0.0.1", "--secure-port", str(free_port()), "--leader-elect=false",
+            "--controllers", controllers, "--use-service-account-credentials=false",
+            "--service-account-private-key-file", str(pki.sa_key), "--root-ca-file", str(pki.ca),
+            "--concurrent-gc-syncs", "5", "--v", "1",
+        ], workdir / "kube-controller-manager.log"))
+        if with_pods:
+            _start_pod_simulation(cluster, binaries, timeout)
+    except BaseException:
+        cluster.stop()
+        raise
+    progress(f"Kubernetes {KUBERNETES_VERSION} ready at {server} in {time.monotonic() - started:.1f}s; "
+             f"KUBECONFIG={kubeconfig}")
+    return cluster
+
+
+def _start_pod_simulation(cluster: KubeCluster, binaries: dict[str, Path], timeout: float) -> None:
+    """kube-scheduler places pods on a fake node that kwok keeps Ready and whose pods it
+    reports Running, so Deployments get real readyReplicas."""
+    kubeconfig = str(cluster.kubeconfig)
+    cluster.services.append(Service("kube-scheduler", [
+        str(binaries["kube-scheduler"]), "--kubeconfig", kubeconfig,
+        "--authentication-kubeconfig", kubeconfig, "--authorization-kubeconfig", kubeconfig,
+        "--bind-address", "127.0.0.1", "--secure-port", str(free_port()), "--leader-elect=false", "--v", "1",
+    ], cluster.workdir / "kube-scheduler.log"))
+    kwok = Service("kwok", [
+        str(binaries["kwok"]), "--kubeconfig", kubeconfig, "--manage-all-nodes=false",
+        "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+        "--manage-nodes-with-label-selector=", "--disregard-status-with-annotation-selector=",
+        "--disregard-status-with-label-selector=", "--cidr=10.244.0.0/16", "--node-ip=10.244.0.1",
+        "--node-lease-duration-seconds=40", "--server-address", f"127.0.0.1:{free_port()}",
+    ], cluster.workdir / "kwok.log")
+    cluster.services.append(kwok)
+    cluster.request("POST", "/api/v1/nodes", {
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": FAKE_NODE, "annotations": {"kwok.x-k8s.io/node": "fake"},
+                     "labels": {"kubernetes.io/hostname": FAKE_NODE, "type": "kwok"}},
+        "status": {"allocatable": {"cpu": "64", "memory": "256Gi", "pods": "1000"},
+                   "capacity": {"cpu": "64", "memory": "256Gi", "pods": "1000"}},
+    })
+
+    def node_ready() -> bool:
+        node = cluster.request("GET", f"/api/v1/nodes/{FAKE_NODE}")
+        conditions = node.get("status", {}).get("conditions", [])  # type: ignore[union-attr]
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+    _wait_for("kwok fake node", node_ready, kwok, timeout)
+
+
+def ensure_ready_or_raise(cluster: KubeCluster) -> None:
+    """Used by fixtures: every component still running (a crash later would be silent otherwise)."""
+    dead = [s.name for s in cluster.services if not s.alive()]
+    if dead:
+        raise HarnessError(f"control-plane components died: {dead}; logs in {cluster.workdir}")

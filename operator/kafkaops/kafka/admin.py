@@ -1,0 +1,205 @@
+"""The one adapter between the operator and Kafka's admin API.
+
+One ``KafkaAdmin`` per cluster, shared by every handler. Each operation is a ``Batcher``, so
+a thousand KafkaTopics reconciled at once turn into a handful of admin requests rather than a
+thousand. confluent-kafka's futures complete on librdkafka's thread; ``asyncio.wrap_future``
+brings them back to the operator's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import KafkaException, TopicCollection
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    ConfigSource,
+    NewPartitions,
+    NewTopic,
+    ResourceType,
+)
+
+from kafkaops.kafka.batching import Batcher
+from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable, TopicMissing, translate
+from kafkaops.topics.plan import ObservedTopic
+
+# A KRaft controller accepts at most this many metadata records in one request.
+MAX_METADATA_RECORDS = 10_000
+
+
+@dataclass(frozen=True)
+class TopicCreation:
+    name: str
+    partitions: int
+    replication_factor: int | None
+    config: Mapping[str, str]
+
+    @property
+    def metadata_records(self) -> int:
+        """A TopicRecord, one PartitionRecord per partition and one ConfigRecord per key."""
+        return 1 + self.partitions + len(self.config)
+
+
+@dataclass(frozen=True)
+class ConfigChange:
+    name: str
+    set: Mapping[str, str]
+    reset: Sequence[str]
+
+
+async def _settle(futures: Mapping[Any, concurrent.futures.Future[Any]], keys: Sequence[Any]
+                  ) -> list[Any]:
+    """Await per-key futures; return per-key results or translated exceptions, in key order."""
+    wrapped = [asyncio.wrap_future(futures[key]) for key in keys]
+    outcomes = await asyncio.gather(*wrapped, return_exceptions=True)
+    return [translate(o) if isinstance(o, BaseException) else o for o in outcomes]
+
+
+def _dedupe(names: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(names))
+
+
+class KafkaAdmin:
+    def __init__(self, client_config: Mapping[str, Any], *, linger: float = 0.05,
+                 request_timeout: float = 30.0, max_records: int = MAX_METADATA_RECORDS) -> None:
+        config = dict(client_config)
+        config.setdefault("logger", logging.getLogger("kafkaops.kafka.librdkafka"))
+        self._client = AdminClient(config)
+        self._timeout = request_timeout
+        self._describe_topics = Batcher("describe_topics", self._send_describe_topics, linger=linger)
+        self._describe_configs = Batcher("describe_configs", self._send_describe_configs, linger=linger)
+        self._create_topics = Batcher("create_topics", self._send_create_topics, linger=linger,
+                                      max_weight=max_records, weigh=lambda c: c.metadata_records)
+        self._create_partitions = Batcher("create_partitions", self._send_create_partitions, linger=linger,
+                                          max_weight=max_records, weigh=lambda p: p[1])
+        self._alter_configs = Batcher("incremental_alter_configs", self._send_alter_configs, linger=linger,
+                                      max_weight=max_records,
+                                      weigh=lambda c: max(1, len(c.set) + len(c.reset)))
+        self._delete_topics = Batcher("delete_topics", self._send_delete_topics, linger=linger)
+
+    # ---- what the reconcilers call -------------------------------------------------------
+
+    async def describe_topic(self, name: str) -> ObservedTopic | None:
+        """The topic's partitions, replication factor and config, or None if it does not exist."""
+        description, config = await asyncio.gather(
+            self._describe_topics.submit(name), self._describe_configs.submit(name),
+            return_exceptions=True)
+        for outcome in (description, config):
+            if isinstance(outcome, TopicMissing):
+                return None
+            if isinstance(outcome, BaseException):
+                raise outcome
+        partitions = description.partitions  # type: ignore[union-attr]
+        replication = len(partitions[0].replicas) if partitions else 0
+        entries: Mapping[str, ConfigEntry] = config  # type: ignore[assignment]
+        return ObservedTopic(
+            name=name, partitions=len(partitions), replication_factor=replication,
+            config={key: entry.value for key, entry in entries.items() if entry.value is not None},
+            overridden=frozenset(key for key, entry in entries.items()
+                                 if entry.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value),
+            topic_id=str(description.topic_id) if description.topic_id else None)  # type: ignore[union-attr]
+
+    async def create_topic(self, creation: TopicCreation) -> None:
+        await self._create_topics.submit(creation)
+
+    async def create_partitions(self, name: str, total: int) -> None:
+        await self._create_partitions.submit((name, total))
+
+    async def alter_config(self, change: ConfigChange) -> None:
+        await self._alter_configs.submit(change)
+
+    async def delete_topic(self, name: str) -> None:
+        """Delete a topic; a topic that is already gone counts as deleted."""
+        try:
+            await self._delete_topics.submit(name)
+        except TopicMissing:
+            return
+
+    async def list_topic_names(self) -> set[str]:
+        metadata = await asyncio.to_thread(self._client.list_topics, timeout=self._timeout)
+        return {name for name in metadata.topics if not name.startswith("__")}
+
+    # ---- batched senders: one admin request per batch -----------------------------------
+
+    async def _send_describe_topics(self, names: Sequence[str]) -> list[Any]:
+        unique = _dedupe(names)
+        futures = self._call(self._client.describe_topics, TopicCollection(unique),
+                             request_timeout=self._timeout)
+        by_name = dict(zip(unique, await _settle(futures, unique), strict=True))
+        return [by_name[n] for n in names]
+
+    async def _send_describe_configs(self, names: Sequence[str]) -> list[Any]:
+        unique = _dedupe(names)
+        resources = [ConfigResource(ResourceType.TOPIC, n) for n in unique]
+        futures = self._call(self._client.describe_configs, resources, request_timeout=self._timeout)
+        settled = await _settle(futures, resources)
+        by_name = dict(zip(unique, settled, strict=True))
+        return [by_name[n] for n in names]
+
+    async def _send_create_topics(self, creations: Sequence[TopicCreation]) -> list[Any]:
+        first: dict[str, TopicCreation] = {}
+        for creation in creations:
+            first.setdefault(creation.name, creation)
+        new_topics = [NewTopic(c.name, num_partitions=c.partitions,
+                               replication_factor=c.replication_factor or -1, config=dict(c.config))
+                      for c in first.values()]
+        futures = self._call(self._client.create_topics, new_topics, operation_timeout=self._timeout,
+                             request_timeout=self._timeout)
+        by_name = dict(zip(first, await _settle(futures, list(first)), strict=True))
+        return [by_name[c.name] if first[c.name] is c
+                else KafkaRejected("TopicAlreadyExists", f"topic {c.name!r} is being created by another request")
+                for c in creations]
+
+    async def _send_create_partitions(self, requests: Sequence[tuple[str, int]]) -> list[Any]:
+        totals: dict[str, int] = {}
+        for name, total in requests:
+            totals[name] = max(total, totals.get(name, 0))
+        futures = self._call(self._client.create_partitions,
+                             [NewPartitions(n, t) for n, t in totals.items()],
+                             operation_timeout=self._timeout, request_timeout=self._timeout)
+        by_name = dict(zip(totals, await _settle(futures, list(totals)), strict=True))
+        return [by_name[name] for name, _ in requests]
+
+    async def _send_alter_configs(self, changes: Sequence[ConfigChange]) -> list[Any]:
+        merged: dict[str, list[ConfigEntry]] = {}
+        for change in changes:
+            entries = merged.setdefault(change.name, [])
+            entries += [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
+                        for k, v in change.set.items()]
+            entries += [ConfigEntry(k, None, incremental_operation=AlterConfigOpType.DELETE)
+                        for k in change.reset]
+        resources = {name: ConfigResource(ResourceType.TOPIC, name, incremental_configs=entries)
+                     for name, entries in merged.items()}
+        futures = self._call(self._client.incremental_alter_configs, list(resources.values()),
+                             request_timeout=self._timeout)
+        keys = list(resources.values())
+        by_name = dict(zip(resources, await _settle(futures, keys), strict=True))
+        return [by_name[c.name] for c in changes]
+
+    async def _send_delete_topics(self, names: Sequence[str]) -> list[Any]:
+        unique = _dedupe(names)
+        futures = self._call(self._client.delete_topics, unique, operation_timeout=self._timeout,
+                             request_timeout=self._timeout)
+        by_name = dict(zip(unique, await _settle(futures, unique), strict=True))
+        return [by_name[n] for n in names]
+
+    @staticmethod
+    def _call(method: Any, *args: Any, **kwargs: Any) -> Any:
+        """Invoke an admin method; a local failure (bad argument, client closed) is translated."""
+        try:
+            return method(*args, **kwargs)
+        except KafkaException as error:
+            raise translate(error) from error
+        except (TypeError, ValueError) as error:
+            raise KafkaRejected("InvalidConfig", str(error)) from error
+
+
+__all__ = ["ConfigChange", "KafkaAdmin", "KafkaRejected", "KafkaUnavailable", "TopicCreation", "TopicMissing"]

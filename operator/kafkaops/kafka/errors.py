@@ -1,0 +1,61 @@
+"""Kafka errors mapped to what the user should read in a status condition.
+
+Everything from confluent-kafka is turned into one of two exceptions here, so no other
+module has to know librdkafka's error codes.
+"""
+
+from __future__ import annotations
+
+from confluent_kafka import KafkaError, KafkaException
+
+# Broker-side answers that mean "your request is wrong": retrying will not help.
+_REJECTION_REASONS: dict[int, str] = {
+    KafkaError.INVALID_CONFIG: "InvalidConfig",
+    KafkaError.INVALID_REPLICATION_FACTOR: "InvalidConfig",
+    KafkaError.INVALID_PARTITIONS: "InvalidConfig",
+    KafkaError.INVALID_REPLICA_ASSIGNMENT: "InvalidConfig",
+    KafkaError.INVALID_REQUEST: "InvalidConfig",
+    KafkaError.TOPIC_EXCEPTION: "InvalidConfig",
+    KafkaError.POLICY_VIOLATION: "PolicyViolation",
+    KafkaError.TOPIC_AUTHORIZATION_FAILED: "NotAuthorized",
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED: "NotAuthorized",
+    KafkaError.TOPIC_DELETION_DISABLED: "PolicyViolation",
+}
+
+
+class KafkaUnavailable(Exception):
+    """The cluster could not be reached or did not answer in time: retry later."""
+
+
+class KafkaRejected(Exception):
+    """The broker refused the request; ``reason`` is a status-condition reason."""
+
+    def __init__(self, reason: str, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.code = code
+
+
+class TopicMissing(Exception):
+    """The topic does not exist (describe of an unknown topic)."""
+
+
+def translate(error: BaseException) -> Exception:
+    """Turn an exception raised by a confluent-kafka future into a domain exception."""
+    if not isinstance(error, KafkaException) or not error.args:
+        return KafkaUnavailable(str(error) or type(error).__name__)
+    kafka_error = error.args[0]
+    if not isinstance(kafka_error, KafkaError):
+        return KafkaUnavailable(str(error))
+    code = kafka_error.code()
+    message = kafka_error.str()
+    if code in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.UNKNOWN_TOPIC_ID, KafkaError._UNKNOWN_TOPIC):
+        return TopicMissing(message)
+    if code == KafkaError.TOPIC_ALREADY_EXISTS:
+        return KafkaRejected("TopicAlreadyExists", message, code)
+    if code in _REJECTION_REASONS:
+        return KafkaRejected(_REJECTION_REASONS[code], message, code)
+    if kafka_error.retriable() or code < 0:
+        return KafkaUnavailable(message)
+    return KafkaRejected("KafkaError", f"{kafka_error.name()}: {message}", code)

@@ -1,0 +1,91 @@
+"""Bring one topic in line with its KafkaTopic: describe, plan, apply, and say what happened.
+
+The outcome is plain data; the kopf handler turns it into status, events and retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from kafkaops.kafka.admin import ConfigChange, TopicCreation
+from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable
+from kafkaops.topics.plan import ObservedTopic, TopicPlan, plan_topic
+from kafkaops.topics.spec import InvalidSpec, TopicSpec, parse_topic_spec
+
+
+class TopicAdmin(Protocol):
+    """What reconciliation needs from the Kafka adapter."""
+
+    async def describe_topic(self, name: str) -> ObservedTopic | None: ...
+    async def create_topic(self, creation: TopicCreation) -> None: ...
+    async def create_partitions(self, name: str, total: int) -> None: ...
+    async def alter_config(self, change: ConfigChange) -> None: ...
+
+
+@dataclass(frozen=True)
+class TopicOutcome:
+    ready: bool
+    reason: str
+    message: str
+    topic: str | None = None
+    observed: ObservedTopic | None = None
+    owned_keys: tuple[str, ...] = ()
+    transient: bool = False  # worth retrying with backoff (broker unavailable, a race)
+    changed: bool = False  # something was written to the broker
+
+
+async def apply_plan(admin: TopicAdmin, plan: TopicPlan) -> None:
+    if plan.create:
+        await admin.create_topic(TopicCreation(plan.topic, plan.partitions or 1, plan.replication_factor,
+                                               dict(plan.config_set)))
+        return
+    steps = []
+    if plan.partitions is not None:
+        steps.append(admin.create_partitions(plan.topic, plan.partitions))
+    if plan.config_set or plan.config_reset:
+        steps.append(admin.alter_config(ConfigChange(plan.topic, dict(plan.config_set), plan.config_reset)))
+    await asyncio.gather(*steps)
+
+
+def _summary(plan: TopicPlan, spec: TopicSpec, adopting: bool) -> tuple[str, str]:
+    if plan.create:
+        return "Created", f"created topic {plan.topic!r} with {spec.partitions} partitions"
+    if adopting:
+        detail = "; ".join(plan.differences) if plan.differences else "no differences"
+        return "Adopted", f"adopted existing topic {plan.topic!r} ({detail})"
+    if plan.is_noop:
+        return "InSync", f"topic {plan.topic!r} matches the spec"
+    return "Updated", f"updated topic {plan.topic!r}: " + "; ".join(plan.differences)
+
+
+async def reconcile_topic(admin: TopicAdmin, resource_name: str, raw_spec: Mapping[str, Any],
+                          previously_owned: Iterable[str] = (), adopting: bool = False) -> TopicOutcome:
+    """One reconciliation. ``adopting`` is true until the resource has been reconciled once."""
+    try:
+        spec = parse_topic_spec(raw_spec)
+    except InvalidSpec as error:
+        return TopicOutcome(False, "InvalidSpec", str(error))
+    topic = spec.kafka_name(resource_name)
+    owned = tuple(sorted(spec.config))
+    try:
+        observed = await admin.describe_topic(topic)
+        plan = plan_topic(spec, topic, observed, previously_owned)
+        if plan.refusal is not None:
+            return TopicOutcome(False, plan.refusal.reason, plan.refusal.message, topic, observed,
+                                tuple(previously_owned))
+        reason, message = _summary(plan, spec, adopting and observed is not None)
+        if plan.is_noop:
+            return TopicOutcome(True, reason, message, topic, observed, owned)
+        await apply_plan(admin, plan)
+        after = await admin.describe_topic(topic)
+    except KafkaUnavailable as error:
+        return TopicOutcome(False, "BrokerUnavailable", f"Kafka is unreachable: {error}", topic,
+                            transient=True)
+    except KafkaRejected as error:
+        if error.reason == "TopicAlreadyExists":  # created elsewhere between describe and create
+            return TopicOutcome(False, "Conflict", error.message, topic, transient=True)
+        return TopicOutcome(False, error.reason, f"Kafka rejected the change: {error.message}", topic)
+    return TopicOutcome(True, reason, message, topic, after, owned, changed=True)

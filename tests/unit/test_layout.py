@@ -1,0 +1,54 @@
+"""Guards for the project's layout rules."""
+
+from __future__ import annotations
+
+import ast
+import operator
+import sysconfig
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kafkaops.settings import Settings
+from kafkaops.topics.spec import MAX_TOPIC_NAME_LENGTH, TOPIC_NAME_PATTERN, TopicSpec
+
+pytestmark = pytest.mark.unit
+REPO = Path(__file__).resolve().parents[2]
+PURE_MODULES = ["topics/spec.py", "topics/plan.py", "conditions.py", "settings.py"]
+
+
+def test_stdlib_operator_is_not_shadowed():
+    assert not (REPO / "operator" / "__init__.py").exists()
+    assert Path(operator.__file__).parent == Path(sysconfig.get_paths()["stdlib"])
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_pure_modules_import_neither_kopf_nor_confluent_kafka(module):
+    tree = ast.parse((REPO / "operator" / "kafkaops" / module).read_text())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module}
+    assert not imported & {"kopf", "confluent_kafka", "kubernetes"}
+
+
+def test_crd_schema_agrees_with_the_spec_model():
+    crd = yaml.safe_load((REPO / "crds" / "kafkatopics.yaml").read_text())
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    aliases = {field.alias or name for name, field in TopicSpec.model_fields.items()}
+    assert set(schema["properties"]) == aliases
+    assert schema["required"] == ["partitions"]
+    name = schema["properties"]["topicName"]
+    assert name["pattern"] == TOPIC_NAME_PATTERN and name["maxLength"] == MAX_TOPIC_NAME_LENGTH
+    assert schema["properties"]["deletionPolicy"]["enum"] == ["Retain", "Delete"]
+    assert schema["properties"]["partitions"]["minimum"] == TopicSpec.model_fields["partitions"].metadata[0].ge
+
+
+def test_settings_from_environment():
+    settings = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "k:9092", "KAFKAOPS_KAFKA_SECURITY_PROTOCOL": "SSL",
+                                  "KAFKAOPS_DRIFT_INTERVAL_SECONDS": "7"})
+    assert settings.kafka_client_config() == {"security.protocol": "SSL", "bootstrap.servers": "k:9092"}
+    assert settings.drift_interval_seconds == 7.0
+    with pytest.raises(ValueError):
+        Settings.from_env({"KAFKAOPS_DRIFT_INTERVAL_SECONDS": "0"})
