@@ -9,6 +9,7 @@
 | ``KAFKAOPS_DRIFT_INTERVAL_SECONDS`` | ``300`` | how often every topic is compared with the broker |
 | ``KAFKAOPS_BATCH_LINGER_MS`` | ``50`` | how long admin requests wait to be coalesced |
 | ``KAFKAOPS_REQUEST_TIMEOUT_SECONDS`` | ``30`` | admin request timeout |
+| ``KAFKAOPS_DELETION_TIMEOUT_SECONDS`` | ``300`` | how long deletion waits for an unreachable Kafka |
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Settings(BaseModel):
     drift_interval_seconds: float = Field(300.0, gt=0)
     batch_linger_ms: float = Field(50.0, ge=0)
     request_timeout_seconds: float = Field(30.0, gt=0)
+    deletion_timeout_seconds: float = Field(300.0, ge=0)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -39,7 +41,8 @@ class Settings(BaseModel):
         }
         for field, variable in (("drift_interval_seconds", "KAFKAOPS_DRIFT_INTERVAL_SECONDS"),
                                 ("batch_linger_ms", "KAFKAOPS_BATCH_LINGER_MS"),
-                                ("request_timeout_seconds", "KAFKAOPS_REQUEST_TIMEOUT_SECONDS")):
+                                ("request_timeout_seconds", "KAFKAOPS_REQUEST_TIMEOUT_SECONDS"),
+                                ("deletion_timeout_seconds", "KAFKAOPS_DELETION_TIMEOUT_SECONDS")):
             if env.get(variable):
                 values[field] = env[variable]
         return cls.model_validate(values)

@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from kopf.testing import KopfRunner
 from kubernetes import client, config
+from support import REPO, Topics, kubectl
 
 from kafkaops.harness.kafka import KafkaCluster
 
-REPO = Path(__file__).resolve().parents[2]
-KUBECTL = str(Path(sys.executable).with_name("kubectl"))
-
-
-def kubectl(*args: str, input_text: str | None = None) -> str:
-    result = subprocess.run([KUBECTL, *args], input=input_text, capture_output=True, text=True,
-                            timeout=120, check=False)
-    if result.returncode != 0:
-        raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
-    return result.stdout
+# Short intervals so that drift, retries and bounded deletion show within a test's patience.
+OPERATOR_ENV = {"KAFKAOPS_DRIFT_INTERVAL_SECONDS": "2", "KAFKAOPS_DELETION_TIMEOUT_SECONDS": "6",
+                "KAFKAOPS_REQUEST_TIMEOUT_SECONDS": "4"}
 
 
 @pytest.fixture(scope="session")
@@ -41,8 +32,7 @@ def api(kubeconfig_env: str) -> client.CustomObjectsApi:
 
 @pytest.fixture(scope="session")
 def operator(kafka: KafkaCluster, crds: None) -> Iterator[KopfRunner]:
-    os.environ["KAFKAOPS_BOOTSTRAP_SERVERS"] = kafka.bootstrap_servers
-    os.environ.setdefault("KAFKAOPS_DRIFT_INTERVAL_SECONDS", "3")
+    os.environ.update(OPERATOR_ENV, KAFKAOPS_BOOTSTRAP_SERVERS=kafka.bootstrap_servers)
     args = ["run", "--standalone", "--all-namespaces", "-m", "kafkaops.handlers"]
     with KopfRunner(args, timeout=60) as runner:
         yield runner
@@ -56,3 +46,13 @@ def namespace(kubeconfig_env: str) -> Iterator[str]:
     kubectl("create", "namespace", name)
     yield name
     kubectl("delete", "namespace", name, "--wait=false")
+
+
+@pytest.fixture
+def topics(api, operator, namespace, kafka) -> Topics:
+    return Topics(api, namespace, kafka)
+
+
+@pytest.fixture
+def topic_name() -> str:
+    return f"topic_{uuid.uuid4().hex[:8]}"

@@ -1,70 +1,61 @@
-"""KafkaTopic end to end: real API server, real operator, real broker."""
+"""KafkaTopic creation end to end: real API server, real operator, real broker."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
+from support import kubectl
 
-from helpers import eventually, ready_condition, reconciled
-from kafkaops.harness.kafka import KafkaCluster
+from helpers import eventually, ready_condition
 
 pytestmark = pytest.mark.e2e
 
-GROUP, VERSION, PLURAL = "kafkaops.io", "v1alpha1", "kafkatopics"
 
-
-def topic_manifest(name: str, spec: dict) -> dict:
-    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "KafkaTopic", "metadata": {"name": name}, "spec": spec}
-
-
-def broker_topic(kafka: KafkaCluster, topic: str) -> tuple[int, dict[str, str]] | None:
-    admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
-    metadata = admin.list_topics(topic=topic, timeout=10).topics.get(topic)
-    if metadata is None or metadata.error is not None:
-        return None
-    resource = ConfigResource(ResourceType.TOPIC, topic)
-    entries = admin.describe_configs([resource])[resource].result(10)
-    return len(metadata.partitions), {k: e.value for k, e in entries.items()}
-
-
-def test_kafkatopic_creates_the_topic_and_reports_ready(api, operator, namespace, kafka):
-    topic = f"user_events_{uuid.uuid4().hex[:6]}"
-    api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, topic_manifest("user-events", {
-        "topicName": topic, "partitions": 3,
-        "config": {"retention.ms": 604800000, "cleanup.policy": "delete"}}))
-
-    def ready():
-        obj = api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "user-events")
-        return obj if reconciled(obj) else None
-
-    obj = eventually(ready, what="KafkaTopic reconciled")
+def test_kafkatopic_creates_the_topic_and_reports_ready(topics, topic_name):
+    topics.create("user-events", {"topicName": topic_name, "partitions": 3,
+                                  "config": {"retention.ms": 604800000, "cleanup.policy": "delete"}})
+    obj = topics.wait("user-events")
     condition = ready_condition(obj)
-    assert condition["status"] == "True", condition
-    assert condition["reason"] == "Created"
-    assert obj["status"]["topicName"] == topic
-    assert obj["status"]["partitions"] == 3
-    assert obj["status"]["replicationFactor"] == 1
+    assert (condition["status"], condition["reason"]) == ("True", "Created")
+    assert obj["status"]["topicName"] == topic_name
+    assert obj["status"]["partitions"] == 3 and obj["status"]["replicationFactor"] == 1
     assert obj["status"]["topicId"]
+    assert obj["status"]["managedConfigKeys"] == ["cleanup.policy", "retention.ms"]
+    assert "finalizers" not in obj["metadata"]  # Retain: nothing blocks deletion
 
-    partitions, config = broker_topic(kafka, topic)
-    assert partitions == 3
-    assert config["retention.ms"] == "604800000"
-    assert config["cleanup.policy"] == "delete"
+    partitions, replicas, config = topics.broker(topic_name)
+    assert (partitions, replicas) == (3, 1)
+    assert config["retention.ms"] == "604800000" and config["cleanup.policy"] == "delete"
+    assert ("Normal", "Created") in [(t, r) for t, r, _ in eventually(lambda: topics.events("user-events"))]
 
 
-def test_invalid_config_is_reported_not_created(api, operator, namespace, kafka):
-    topic = f"bad_{uuid.uuid4().hex[:6]}"
-    api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, topic_manifest("bad", {
-        "topicName": topic, "partitions": 1, "config": {"retention.ms": "not-a-number"}}))
+def test_metadata_name_is_the_default_topic_name_and_kubectl_shows_and_waits(topics):
+    topics.create("plain-name", {"partitions": 1})
+    kubectl("wait", "--for=condition=Ready", "--timeout=60s", "-n", topics.namespace, "kafkatopic/plain-name")
+    table = kubectl("get", "kt", "-n", topics.namespace).stdout
+    header, row = table.splitlines()[:2]
+    assert header.split() == ["NAME", "TOPIC", "PARTITIONS", "REPLICAS", "READY", "REASON", "AGE"]
+    assert row.split()[:6] == ["plain-name", "plain-name", "1", "1", "True", "Created"]
+    assert topics.broker("plain-name")[0] == 1
 
-    def reconciled_bad():
-        obj = api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "bad")
-        return obj if reconciled(obj) else None
 
-    condition = ready_condition(eventually(reconciled_bad, what="KafkaTopic reconciled"))
-    assert condition["status"] == "False"
-    assert condition["reason"] == "InvalidConfig"
-    assert "retention.ms" in condition["message"]
-    assert broker_topic(kafka, topic) is None
+def test_a_rejected_config_fails_only_its_own_topic_in_a_batch(topics, topic_name):
+    good = [f"{topic_name}_{i}" for i in range(8)]
+    for i, name in enumerate(good):
+        topics.create(f"good-{i}", {"topicName": name, "partitions": 2})
+    topics.create("bad", {"topicName": f"{topic_name}_bad", "partitions": 1, "config": {"retention.ms": "soon"}})
+    bad = ready_condition(topics.wait("bad"))
+    assert (bad["status"], bad["reason"]) == ("False", "InvalidConfig")
+    assert "retention.ms" in bad["message"]
+    for i, name in enumerate(good):
+        assert ready_condition(topics.wait(f"good-{i}"))["status"] == "True"
+        assert topics.broker(name)[0] == 2
+    assert topics.broker(f"{topic_name}_bad") is None
+    assert ("Warning", "InvalidConfig") in [(t, r) for t, r, _ in topics.events("bad")]
+
+
+def test_replication_factor_the_cluster_cannot_hold_is_invalid_config(topics, topic_name):
+    topics.create("too-many-replicas", {"topicName": topic_name, "partitions": 1, "replicationFactor": 3})
+    condition = ready_condition(topics.wait("too-many-replicas"))
+    assert (condition["status"], condition["reason"]) == ("False", "InvalidConfig")
+    assert "replication factor" in condition["message"].lower()
+    assert topics.broker(topic_name) is None

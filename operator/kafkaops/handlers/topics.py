@@ -1,23 +1,36 @@
-"""KafkaTopic handlers: thin. Parse the resource, call the reconciler, write status."""
+"""KafkaTopic handlers: thin. Parse the resource, call the core, write status.
+
+kopf timers would put a finalizer on every KafkaTopic (kopf needs one to stop a timer), so
+the periodic drift check is one operator-wide loop over an index instead: finalizers stay on
+exactly the KafkaTopics whose deletion deletes a topic.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import kopf
 
 from kafkaops import GROUP, VERSION
-from kafkaops.conditions import set_condition
+from kafkaops.conditions import find_condition, set_condition
+from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable
 from kafkaops.metrics import DRIFT_CORRECTIONS, RECONCILE_SECONDS, RECONCILIATIONS
-from kafkaops.settings import Settings
+from kafkaops.topics.ownership import Claim, Hold, hold, is_paused, is_unmanaged, owner
 from kafkaops.topics.reconcile import TopicOutcome, reconcile_topic
 
 PLURAL = "kafkatopics"
 MAX_RETRY_DELAY = 60.0
-DRIFT_INTERVAL = Settings.from_env().drift_interval_seconds
+# Outcomes that only a spec change can fix: the drift loop does not retry them.
+SETTLED_FAILURES = frozenset({"InvalidSpec", "InvalidConfig", "PolicyViolation", "PartitionDecreaseRefused",
+                              "ReplicationFactorChangeUnsupported", "NotAuthorized", "KafkaError"})
+SUCCESS_REASONS = frozenset({"Created", "Updated", "Adopted", "InSync"})
+log = logging.getLogger(__name__)
 
 
 def topic_status(status: Mapping[str, Any], outcome: TopicOutcome, generation: int) -> dict[str, Any]:
@@ -26,51 +39,182 @@ def topic_status(status: Mapping[str, Any], outcome: TopicOutcome, generation: i
     if outcome.topic is not None:
         new["topicName"] = outcome.topic
     if outcome.observed is not None:
-        new.update(partitions=outcome.observed.partitions,
-                   replicationFactor=outcome.observed.replication_factor)
+        new.update(partitions=outcome.observed.partitions, replicationFactor=outcome.observed.replication_factor)
         if outcome.observed.topic_id:
             new["topicId"] = outcome.observed.topic_id
-    if outcome.ready:
+    if outcome.ready and outcome.owned_keys is not None:
         new["managedConfigKeys"] = list(outcome.owned_keys)
     new["conditions"] = set_condition(status.get("conditions") or [], type_="Ready", status=outcome.ready,
-                                      reason=outcome.reason, message=outcome.message,
-                                      generation=generation)
+                                      reason=outcome.reason, message=outcome.message, generation=generation)
     return {key: value for key, value in new.items() if status.get(key) != value}
 
 
-async def _reconcile(body: kopf.Body, name: str, spec: kopf.Spec, status: kopf.Status,
-                     meta: kopf.Meta, patch: kopf.Patch, memo: kopf.Memo, retry: int,
-                     trigger: str) -> TopicOutcome:
+def kafka_topic_name(name: str, spec: Mapping[str, Any]) -> str:
+    return str(spec.get("topicName") or name)
+
+
+def claim_of(meta: Mapping[str, Any]) -> Claim:
+    return Claim(str(meta.get("creationTimestamp", "")), str(meta.get("namespace", "")), str(meta["name"]),
+                 str(meta.get("uid", "")))
+
+
+def slim_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What the drift loop needs of a KafkaTopic, copied (kopf's bodies are live views)."""
+    meta = body["metadata"]
+    return {"apiVersion": body["apiVersion"], "kind": body["kind"],
+            "metadata": {k: meta.get(k) for k in ("name", "namespace", "uid", "generation", "creationTimestamp")}
+            | {"annotations": dict(meta.get("annotations") or {})},
+            "spec": dict(body.get("spec") or {}), "status": dict(body.get("status") or {})}
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+def kafkatopic_index(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[tuple[str, str], Any]:
+    return {(namespace, name): slim_body(body)}
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+def topic_claims(name: str, spec: kopf.Spec, meta: kopf.Meta, annotations: kopf.Annotations,
+                 **_: Any) -> dict[str, Claim] | None:
+    if is_unmanaged(annotations):
+        return None
+    return {kafka_topic_name(name, spec): claim_of(meta)}
+
+
+async def evaluate(admin: Any, body: Mapping[str, Any], claims: kopf.Index) -> TopicOutcome:
+    """Decide and act for one KafkaTopic: a hold (unmanaged, paused, conflict) or a reconcile."""
+    meta, spec, status = body["metadata"], body.get("spec") or {}, body.get("status") or {}
+    topic = kafka_topic_name(meta["name"], spec)
+    held: Hold | None = hold(meta.get("annotations") or {}, topic, claim_of(meta), claims.get(topic, []))
+    if held is not None:
+        previous = find_condition(status.get("conditions") or [], "Ready") or {}
+        ready = held.ready if held.ready is not None else previous.get("status") == "True"
+        return TopicOutcome(ready, held.reason, held.message, topic, owned_keys=None)
     started = time.perf_counter()
-    outcome = await reconcile_topic(memo.admin, name, spec, status.get("managedConfigKeys") or [],
-                                    adopting=status.get("observedGeneration") is None)
+    outcome = await reconcile_topic(admin, meta["name"], spec, status.get("managedConfigKeys") or [],
+                                    adopting=not status.get("topicId"))
     RECONCILE_SECONDS.labels("KafkaTopic").observe(time.perf_counter() - started)
     result = "ok" if outcome.ready else ("retry" if outcome.transient else "error")
     RECONCILIATIONS.labels("KafkaTopic", result).inc()
-    for key, value in topic_status(status, outcome, meta.get("generation", 0)).items():
-        patch.status[key] = value
-    previous = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
-    if outcome.changed or (not outcome.ready and previous.get("reason") != outcome.reason):
-        kind = "Normal" if outcome.ready else "Warning"
-        kopf.event(body, type=kind, reason=outcome.reason, message=outcome.message)
-    if outcome.changed and trigger == "drift":
-        DRIFT_CORRECTIONS.inc()
-    if outcome.transient:
-        raise kopf.TemporaryError(outcome.message, delay=min(MAX_RETRY_DELAY, 2.0 ** min(retry, 6)))
+    previous = find_condition(status.get("conditions") or [], "Ready") or {}
+    if (outcome.reason == "InSync" and previous.get("reason") in SUCCESS_REASONS
+            and previous.get("observedGeneration") == meta.get("generation")):
+        # Nothing happened: keep saying what last happened (Created, Updated...), write nothing.
+        outcome = replace(outcome, reason=previous["reason"], message=previous.get("message", ""))
     return outcome
+
+
+def announce(body: Mapping[str, Any], outcome: TopicOutcome) -> None:
+    """A Kubernetes Event when something was changed, or when a new problem appears."""
+    status = body.get("status") or {}
+    previous = find_condition(status.get("conditions") or [], "Ready") or {}
+    if outcome.changed:
+        kopf.event(body, type="Normal", reason=outcome.reason, message=outcome.message)
+    elif not outcome.ready and previous.get("reason") != outcome.reason:
+        kopf.event(body, type="Warning", reason=outcome.reason, message=outcome.message)
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL)
 @kopf.on.create(GROUP, VERSION, PLURAL)
-@kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
-async def reconcile(body: kopf.Body, name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta,
-                    patch: kopf.Patch, memo: kopf.Memo, retry: int, **_: Any) -> None:
-    await _reconcile(body, name, spec, status, meta, patch, memo, retry, trigger="change")
+@kopf.on.update(GROUP, VERSION, PLURAL)
+async def reconcile(body: kopf.Body, status: kopf.Status, meta: kopf.Meta, patch: kopf.Patch, memo: kopf.Memo,
+                    retry: int, topic_claims: kopf.Index, **_: Any) -> None:
+    outcome = await evaluate(memo.admin, body, topic_claims)
+    patch.status.update(topic_status(status, outcome, meta.get("generation", 0)))
+    announce(body, outcome)
+    if outcome.transient:
+        raise kopf.TemporaryError(outcome.message, delay=min(MAX_RETRY_DELAY, 2.0 ** min(retry, 6)))
 
 
-@kopf.timer(GROUP, VERSION, PLURAL, interval=DRIFT_INTERVAL, initial_delay=DRIFT_INTERVAL)
-async def check_drift(body: kopf.Body, name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta,
-                      patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
-    """Find and correct changes made outside the operator (someone ran kafka-configs by hand)."""
-    with contextlib.suppress(kopf.TemporaryError):  # the status says why; the next tick retries
-        await _reconcile(body, name, spec, status, meta, patch, memo, 0, trigger="drift")
+def deletes_topic(spec: kopf.Spec, annotations: kopf.Annotations, **_: Any) -> bool:
+    """Only these KafkaTopics carry the finalizer: deleting them deletes the Kafka topic."""
+    return spec.get("deletionPolicy") == "Delete" and not is_paused(annotations) and not is_unmanaged(annotations)
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL, when=deletes_topic)
+async def delete_topic(body: kopf.Body, name: str, spec: kopf.Spec, meta: kopf.Meta, memo: kopf.Memo, retry: int,
+                       runtime: Any, topic_claims: kopf.Index, **_: Any) -> None:
+    topic = kafka_topic_name(name, spec)
+    winner = owner(topic_claims.get(topic, []))
+    if winner is not None and winner.uid != meta.get("uid"):
+        kopf.event(body, type="Normal", reason="Retained",
+                   message=f"topic {topic!r} belongs to KafkaTopic {winner.ref}; not deleted")
+        return
+    try:
+        await memo.admin.delete_topic(topic)
+    except KafkaUnavailable as error:
+        waited = runtime.total_seconds()
+        if waited < memo.settings.deletion_timeout_seconds:
+            raise kopf.TemporaryError(f"cannot delete topic {topic!r} yet: {error}",
+                                      delay=min(MAX_RETRY_DELAY, 2.0 ** min(retry, 6))) from error
+        kopf.event(body, type="Warning", reason="DeletionAbandoned",
+                   message=f"topic {topic!r} was NOT deleted: Kafka unreachable for {waited:.0f}s; "
+                           "the KafkaTopic is released so that it does not block its namespace")
+        return
+    except KafkaRejected as error:
+        kopf.event(body, type="Warning", reason=error.reason,
+                   message=f"topic {topic!r} was NOT deleted, Kafka refused: {error.message}")
+        return
+    kopf.event(body, type="Normal", reason="Deleted", message=f"deleted topic {topic!r}")
+
+
+async def check_drift_once(admin: Any, bodies: list[Mapping[str, Any]], claims: kopf.Index,
+                           patch_status: Any) -> int:
+    """Reconcile every KafkaTopic (coalesced into batched admin calls); write only what changed.
+    Returns how many topics were corrected."""
+
+    async def one(body: Mapping[str, Any]) -> bool:
+        ready = find_condition((body.get("status") or {}).get("conditions") or [], "Ready") or {}
+        settled = (ready.get("reason") in SETTLED_FAILURES
+                   and ready.get("observedGeneration") == body["metadata"].get("generation"))
+        if settled:
+            return False
+        outcome = await evaluate(admin, body, claims)
+        changes = topic_status(body.get("status") or {}, outcome, body["metadata"].get("generation", 0))
+        if changes:
+            await patch_status(body["metadata"]["namespace"], body["metadata"]["name"], changes)
+        announce(body, outcome)
+        return outcome.changed
+
+    results = await asyncio.gather(*(one(b) for b in bodies), return_exceptions=True)
+    for error in (r for r in results if isinstance(r, BaseException)):
+        log.warning("drift check failed for one KafkaTopic: %s", error)
+    corrected = sum(1 for r in results if r is True)
+    DRIFT_CORRECTIONS.inc(corrected)
+    return corrected
+
+
+async def _patch_status_via_api(namespace: str, name: str, changes: dict[str, Any]) -> None:
+    from kubernetes import client
+
+    api = client.CustomObjectsApi()
+    await asyncio.to_thread(api.patch_namespaced_custom_object_status, GROUP, VERSION, namespace, PLURAL, name,
+                            {"status": changes})
+
+
+async def _drift_loop(memo: kopf.Memo, index: kopf.Index, claims: kopf.Index) -> None:
+    interval = memo.settings.drift_interval_seconds
+    while True:
+        await asyncio.sleep(interval)
+        bodies = [body for store in index.values() for body in store]
+        try:
+            corrected = await check_drift_once(memo.admin, bodies, claims, _patch_status_via_api)
+        except Exception:
+            log.exception("drift check failed; trying again in %.0fs", interval)
+            continue
+        if corrected:
+            log.info("drift check corrected %d of %d topics", corrected, len(bodies))
+
+
+@kopf.on.startup()
+async def start_drift_loop(memo: kopf.Memo, kafkatopic_index: kopf.Index, topic_claims: kopf.Index,
+                           **_: Any) -> None:
+    memo.drift_task = asyncio.create_task(_drift_loop(memo, kafkatopic_index, topic_claims), name="drift-check")
+
+
+@kopf.on.cleanup()
+async def stop_drift_loop(memo: kopf.Memo, **_: Any) -> None:
+    task = memo.get("drift_task")
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

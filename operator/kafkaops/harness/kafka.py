@@ -104,6 +104,7 @@ class KafkaNode:
     port: int | None
     controller_port: int | None
     directory: Path
+    command: list[str] = field(default_factory=list)
     service: Service | None = None
 
 
@@ -136,6 +137,21 @@ class KafkaCluster:
 
     def node_log(self, node_id: int) -> Path:
         return self.workdir / f"node-{node_id}.log"
+
+    def node(self, node_id: int) -> KafkaNode:
+        return next(n for n in self.nodes if n.node_id == node_id)
+
+    def stop_node(self, node_id: int) -> None:
+        """Stop one node (an outage); its data stays for ``start_node``."""
+        node = self.node(node_id)
+        if node.service is not None:
+            node.service.stop()
+
+    def start_node(self, node_id: int, timeout: float = 120.0) -> None:
+        """Start a node again on the same ports and data, and wait until it serves again."""
+        node = self.node(node_id)
+        node.service = Service(f"kafka node {node_id}", node.command, self.node_log(node_id))
+        node.service.wait_until(lambda: _metadata_ready(self), timeout)
 
 
 def _properties(node: KafkaNode, voters: str, replication: int) -> str:
@@ -213,10 +229,8 @@ def start_kafka(brokers: int = 1, *, workdir: Path | None = None, timeout: float
                        cluster.node_log(node.node_id), what=f"formatting Kafka storage of node {node.node_id}")
         for node in cluster.nodes:
             heap = "256m" if node.port is None else "512m"
-            node.service = Service(f"kafka node {node.node_id}",
-                                   _java(libs, "kafka.Kafka", str(node.directory / "server.properties"),
-                                         heap=heap),
-                                   cluster.node_log(node.node_id))
+            node.command = _java(libs, "kafka.Kafka", str(node.directory / "server.properties"), heap=heap)
+            node.service = Service(f"kafka node {node.node_id}", node.command, cluster.node_log(node.node_id))
         probe_node = next(n for n in cluster.nodes if n.port is not None)
         assert probe_node.service is not None
         probe_node.service.wait_until(lambda: _metadata_ready(cluster), timeout)

@@ -32,7 +32,7 @@ class TopicOutcome:
     message: str
     topic: str | None = None
     observed: ObservedTopic | None = None
-    owned_keys: tuple[str, ...] = ()
+    owned_keys: tuple[str, ...] | None = ()  # None: leave status.managedConfigKeys alone
     transient: bool = False  # worth retrying with backoff (broker unavailable, a race)
     changed: bool = False  # something was written to the broker
 
