@@ -7,9 +7,11 @@
 | ``KAFKAOPS_KAFKA_<PROPERTY>`` | | any librdkafka property: ``KAFKAOPS_KAFKA_SECURITY_PROTOCOL`` sets |
 |   | | ``security.protocol`` |
 | ``KAFKAOPS_DRIFT_INTERVAL_SECONDS`` | ``300`` | how often every topic is compared with the broker |
-| ``KAFKAOPS_BATCH_LINGER_MS`` | ``50`` | how long admin requests wait to be coalesced |
+| ``KAFKAOPS_BATCH_LINGER_MS`` | ``50`` | how long describe/alter requests wait to be coalesced |
+| ``KAFKAOPS_MUTATION_LINGER_MS`` | ``100`` | the same for topic creation, partition growth, deletion |
 | ``KAFKAOPS_REQUEST_TIMEOUT_SECONDS`` | ``30`` | admin request timeout |
 | ``KAFKAOPS_DELETION_TIMEOUT_SECONDS`` | ``300`` | how long deletion waits for an unreachable Kafka |
+| ``KAFKAOPS_MAX_CONCURRENT_RECONCILES`` | ``200`` | resources processed at once (caps memory) |
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ class Settings(BaseModel):
     kafka_properties: dict[str, str] = Field(default_factory=dict)
     drift_interval_seconds: float = Field(300.0, gt=0)
     batch_linger_ms: float = Field(50.0, ge=0)
+    mutation_linger_ms: float = Field(100.0, ge=0)
     request_timeout_seconds: float = Field(30.0, gt=0)
     deletion_timeout_seconds: float = Field(300.0, ge=0)
+    max_concurrent_reconciles: int = Field(200, ge=1)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -41,8 +45,10 @@ class Settings(BaseModel):
         }
         for field, variable in (("drift_interval_seconds", "KAFKAOPS_DRIFT_INTERVAL_SECONDS"),
                                 ("batch_linger_ms", "KAFKAOPS_BATCH_LINGER_MS"),
+                                ("mutation_linger_ms", "KAFKAOPS_MUTATION_LINGER_MS"),
                                 ("request_timeout_seconds", "KAFKAOPS_REQUEST_TIMEOUT_SECONDS"),
-                                ("deletion_timeout_seconds", "KAFKAOPS_DELETION_TIMEOUT_SECONDS")):
+                                ("deletion_timeout_seconds", "KAFKAOPS_DELETION_TIMEOUT_SECONDS"),
+                                ("max_concurrent_reconciles", "KAFKAOPS_MAX_CONCURRENT_RECONCILES")):
             if env.get(variable):
                 values[field] = env[variable]
         return cls.model_validate(values)

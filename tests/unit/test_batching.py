@@ -76,3 +76,29 @@ def test_a_failed_request_fails_every_caller_of_that_batch_only():
     results = run(scenario())
     assert all(isinstance(r, ConnectionError) for r in results[:2])
     assert results[2:] == [2, 3]
+
+
+def test_items_arriving_during_a_request_leave_together_in_the_next_one():
+    batches = []
+    release = None
+
+    async def send(items):
+        batches.append(list(items))
+        if len(batches) == 1:
+            await release.wait()  # the first request is slow
+        return list(items)
+
+    async def scenario():
+        nonlocal release
+        release = asyncio.Event()
+        batcher = Batcher("op", send, linger=0.01)
+        first = asyncio.ensure_future(batcher.submit(0))
+        await asyncio.sleep(0.05)  # the first request is in flight now
+        later = [asyncio.ensure_future(batcher.submit(i)) for i in range(1, 6)]
+        await asyncio.sleep(0.05)
+        assert len(batches) == 1  # nothing else was sent while it ran
+        release.set()
+        return await asyncio.gather(first, *later)
+
+    assert run(scenario()) == [0, 1, 2, 3, 4, 5]
+    assert batches == [[0], [1, 2, 3, 4, 5]]

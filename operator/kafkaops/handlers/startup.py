@@ -25,7 +25,13 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
     settings.persistence.finalizer = FINALIZER
     settings.posting.level = logging.WARNING  # Events are posted explicitly, not from every log line
     settings.watching.server_timeout = 300
+    # Bounded concurrency: objects queue instead of each holding a worker, its body and its
+    # pending requests at once; this caps memory with thousands of KafkaTopics.
+    settings.queueing.worker_limit = config.max_concurrent_reconciles
+    settings.queueing.idle_timeout = 1.0
     memo.settings = config
+    memo.in_progress = set()  # (namespace, name) of KafkaTopics a handler is working on
     memo.admin = KafkaAdmin(config.kafka_client_config(), linger=config.batch_linger_ms / 1000,
+                            mutation_linger=config.mutation_linger_ms / 1000,
                             request_timeout=config.request_timeout_seconds)
     logger.info("kafkaops configured for Kafka at %s", config.bootstrap_servers)

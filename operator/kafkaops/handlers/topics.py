@@ -62,7 +62,8 @@ def slim_body(body: Mapping[str, Any]) -> dict[str, Any]:
     """What the drift loop needs of a KafkaTopic, copied (kopf's bodies are live views)."""
     meta = body["metadata"]
     return {"apiVersion": body["apiVersion"], "kind": body["kind"],
-            "metadata": {k: meta.get(k) for k in ("name", "namespace", "uid", "generation", "creationTimestamp")}
+            "metadata": {k: meta.get(k) for k in ("name", "namespace", "uid", "generation", "creationTimestamp",
+                                                  "deletionTimestamp")}
             | {"annotations": dict(meta.get("annotations") or {})},
             "spec": dict(body.get("spec") or {}), "status": dict(body.get("status") or {})}
 
@@ -118,7 +119,12 @@ def announce(body: Mapping[str, Any], outcome: TopicOutcome) -> None:
 @kopf.on.update(GROUP, VERSION, PLURAL)
 async def reconcile(body: kopf.Body, status: kopf.Status, meta: kopf.Meta, patch: kopf.Patch, memo: kopf.Memo,
                     retry: int, topic_claims: kopf.Index, **_: Any) -> None:
-    outcome = await evaluate(memo.admin, body, topic_claims)
+    key = (meta.get("namespace"), meta.get("name"))
+    memo.in_progress.add(key)  # the drift loop leaves this object alone meanwhile
+    try:
+        outcome = await evaluate(memo.admin, body, topic_claims)
+    finally:
+        memo.in_progress.discard(key)
     patch.status.update(topic_status(status, outcome, meta.get("generation", 0)))
     announce(body, outcome)
     if outcome.transient:
@@ -157,17 +163,24 @@ async def delete_topic(body: kopf.Body, name: str, spec: kopf.Spec, meta: kopf.M
     kopf.event(body, type="Normal", reason="Deleted", message=f"deleted topic {topic!r}")
 
 
+def needs_drift_check(body: Mapping[str, Any], in_progress: set[tuple[str, str]]) -> bool:
+    """Only KafkaTopics kopf has already handled at their current generation, and is not handling
+    now; failures that only a spec change can fix are not retried."""
+    meta = body["metadata"]
+    status = body.get("status") or {}
+    ready = find_condition(status.get("conditions") or [], "Ready") or {}
+    return (status.get("observedGeneration") == meta.get("generation")
+            and (meta.get("namespace"), meta.get("name")) not in in_progress
+            and not meta.get("deletionTimestamp")
+            and ready.get("reason") not in SETTLED_FAILURES)
+
+
 async def check_drift_once(admin: Any, bodies: list[Mapping[str, Any]], claims: kopf.Index,
                            patch_status: Any) -> int:
-    """Reconcile every KafkaTopic (coalesced into batched admin calls); write only what changed.
+    """Reconcile these KafkaTopics (coalesced into batched admin calls); write only what changed.
     Returns how many topics were corrected."""
 
     async def one(body: Mapping[str, Any]) -> bool:
-        ready = find_condition((body.get("status") or {}).get("conditions") or [], "Ready") or {}
-        settled = (ready.get("reason") in SETTLED_FAILURES
-                   and ready.get("observedGeneration") == body["metadata"].get("generation"))
-        if settled:
-            return False
         outcome = await evaluate(admin, body, claims)
         changes = topic_status(body.get("status") or {}, outcome, body["metadata"].get("generation", 0))
         if changes:
@@ -195,7 +208,7 @@ async def _drift_loop(memo: kopf.Memo, index: kopf.Index, claims: kopf.Index) ->
     interval = memo.settings.drift_interval_seconds
     while True:
         await asyncio.sleep(interval)
-        bodies = [body for store in index.values() for body in store]
+        bodies = [body for store in index.values() for body in store if needs_drift_check(body, memo.in_progress)]
         try:
             corrected = await check_drift_once(memo.admin, bodies, claims, _patch_status_via_api)
         except Exception:

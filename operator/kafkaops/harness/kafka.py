@@ -91,7 +91,7 @@ def ensure_kafka_jars() -> Path:
 
 def _java(libs: Path, main: str, *args: str, heap: str = "512m") -> list[str]:
     java = str(Path(os.environ["JAVA_HOME"]) / "bin" / "java") if "JAVA_HOME" in os.environ else "java"
-    return [java, f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:TieredStopAtLevel=1",
+    return [java, f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={libs.parent / 'log4j2.yaml'}",
             "-cp", f"{libs}/*", main, *args]
@@ -228,7 +228,7 @@ def start_kafka(brokers: int = 1, *, workdir: Path | None = None, timeout: float
                              "--ignore-formatted", heap="128m"),
                        cluster.node_log(node.node_id), what=f"formatting Kafka storage of node {node.node_id}")
         for node in cluster.nodes:
-            heap = "256m" if node.port is None else "512m"
+            heap = "256m" if node.port is None else os.environ.get("KAFKAOPS_KAFKA_HEAP", "1g")
             node.command = _java(libs, "kafka.Kafka", str(node.directory / "server.properties"), heap=heap)
             node.service = Service(f"kafka node {node.node_id}", node.command, cluster.node_log(node.node_id))
         probe_node = next(n for n in cluster.nodes if n.port is not None)

@@ -68,7 +68,7 @@ def _dedupe(names: Sequence[str]) -> list[str]:
 
 
 class KafkaAdmin:
-    def __init__(self, client_config: Mapping[str, Any], *, linger: float = 0.05,
+    def __init__(self, client_config: Mapping[str, Any], *, linger: float = 0.05, mutation_linger: float = 0.1,
                  request_timeout: float = 30.0, max_records: int = MAX_METADATA_RECORDS) -> None:
         config = dict(client_config)
         config.setdefault("logger", logging.getLogger("kafkaops.kafka.librdkafka"))
@@ -76,36 +76,33 @@ class KafkaAdmin:
         self._timeout = request_timeout
         self._describe_topics = Batcher("describe_topics", self._send_describe_topics, linger=linger)
         self._describe_configs = Batcher("describe_configs", self._send_describe_configs, linger=linger)
-        self._create_topics = Batcher("create_topics", self._send_create_topics, linger=linger,
+        self._create_topics = Batcher("create_topics", self._send_create_topics, linger=mutation_linger,
                                       max_weight=max_records, weigh=lambda c: c.metadata_records)
-        self._create_partitions = Batcher("create_partitions", self._send_create_partitions, linger=linger,
+        self._create_partitions = Batcher("create_partitions", self._send_create_partitions, linger=mutation_linger,
                                           max_weight=max_records, weigh=lambda p: p[1])
         self._alter_configs = Batcher("incremental_alter_configs", self._send_alter_configs, linger=linger,
                                       max_weight=max_records,
                                       weigh=lambda c: max(1, len(c.set) + len(c.reset)))
-        self._delete_topics = Batcher("delete_topics", self._send_delete_topics, linger=linger)
+        self._delete_topics = Batcher("delete_topics", self._send_delete_topics, linger=mutation_linger)
 
     # ---- what the reconcilers call -------------------------------------------------------
 
-    async def describe_topic(self, name: str) -> ObservedTopic | None:
-        """The topic's partitions, replication factor and config, or None if it does not exist."""
-        description, config = await asyncio.gather(
-            self._describe_topics.submit(name), self._describe_configs.submit(name),
-            return_exceptions=True)
-        for outcome in (description, config):
-            if isinstance(outcome, TopicMissing):
-                return None
-            if isinstance(outcome, BaseException):
-                raise outcome
-        partitions = description.partitions  # type: ignore[union-attr]
-        replication = len(partitions[0].replicas) if partitions else 0
-        entries: Mapping[str, ConfigEntry] = config  # type: ignore[assignment]
+    async def describe_topic(self, name: str, *, with_config: bool = True) -> ObservedTopic | None:
+        """The topic's partitions, replication factor and (``with_config``) config, or None if it
+        does not exist. Configs are only asked for once the topic is known to exist: creating a
+        thousand topics then costs no describe_configs at all."""
+        try:
+            description = await self._describe_topics.submit(name)
+            entries: Mapping[str, ConfigEntry] = (await self._describe_configs.submit(name)) if with_config else {}
+        except TopicMissing:
+            return None
+        partitions = description.partitions
         return ObservedTopic(
-            name=name, partitions=len(partitions), replication_factor=replication,
+            name=name, partitions=len(partitions), replication_factor=len(partitions[0].replicas) if partitions else 0,
             config={key: entry.value for key, entry in entries.items() if entry.value is not None},
             overridden=frozenset(key for key, entry in entries.items()
                                  if entry.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value),
-            topic_id=str(description.topic_id) if description.topic_id else None)  # type: ignore[union-attr]
+            topic_id=str(description.topic_id) if description.topic_id else None)
 
     async def create_topic(self, creation: TopicCreation) -> None:
         await self._create_topics.submit(creation)

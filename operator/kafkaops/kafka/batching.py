@@ -1,5 +1,11 @@
-"""Request coalescing: concurrent callers submit single items; after a short linger (or when
-the batch is full) they go out as one admin request, and each caller gets its own result.
+"""Request coalescing: concurrent callers submit single items; they go out as one admin request
+per batch, and each caller gets its own result.
+
+One request per operation is in flight at a time (group commit): while it runs, new items
+pile up and leave together as soon as it returns. An idle operator answers after ``linger``;
+a busy one sends a few large requests instead of many small ones. That matters on KRaft: a
+broker's cost per CreateTopics request grows with the number of topics it already has (here
+20 requests of 50 topics cost a broker 10x the CPU and 12x the time of one request of 1,000).
 
 A batch is bounded by weight (for topic creation: metadata records, since a KRaft controller
 takes at most 10,000 per request) and by item count. One caller's failure never fails the
@@ -9,12 +15,16 @@ others: the send function returns a result or an exception per item.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 from kafkaops.metrics import ADMIN_BATCH_SIZE, ADMIN_REQUEST_SECONDS
 
+log = logging.getLogger(__name__)
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 SendBatch = Callable[[Sequence[Item]], Awaitable[Sequence[Result | BaseException]]]
@@ -30,34 +40,47 @@ class Batcher(Generic[Item, Result]):
         self._max_weight = max_weight
         self._max_items = max_items
         self._weigh = weigh
-        self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._pending: deque[tuple[Item, int, float, asyncio.Future[Result]]] = deque()
         self._weight = 0
-        self._timer: asyncio.TimerHandle | None = None
-        self._inflight: set[asyncio.Task[None]] = set()
+        self._full = asyncio.Event()
+        self._sender: asyncio.Task[None] | None = None
 
     async def submit(self, item: Item) -> Result:
         loop = asyncio.get_running_loop()
-        weight = self._weigh(item)
-        if self._pending and self._weight + weight > self._max_weight:
-            self._flush()
         future: asyncio.Future[Result] = loop.create_future()
-        self._pending.append((item, future))
+        weight = self._weigh(item)
+        self._pending.append((item, weight, loop.time(), future))
         self._weight += weight
         if self._weight >= self._max_weight or len(self._pending) >= self._max_items:
-            self._flush()
-        elif self._timer is None:
-            self._timer = loop.call_later(self._linger, self._flush)
+            self._full.set()
+        if self._sender is None or self._sender.done():
+            self._sender = loop.create_task(self._send_all(), name=f"batcher-{self.operation}")
         return await future
 
-    def _flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        batch, self._pending, self._weight = self._pending, [], 0
-        if batch:
-            task = asyncio.get_running_loop().create_task(self._run(batch))
-            self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
+    async def _send_all(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._pending:
+            wait = self._pending[0][2] + self._linger - loop.time()
+            if wait > 0 and not self._full.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), wait)
+            await self._run(self._take())
+
+    def _take(self) -> list[tuple[Item, asyncio.Future[Result]]]:
+        """The oldest items that fit in one request (always at least one)."""
+        batch: list[tuple[Item, asyncio.Future[Result]]] = []
+        weight = 0
+        while self._pending and len(batch) < self._max_items:
+            item, item_weight, _, future = self._pending[0]
+            if batch and weight + item_weight > self._max_weight:
+                break
+            self._pending.popleft()
+            weight += item_weight
+            batch.append((item, future))
+        self._weight -= weight
+        if self._weight < self._max_weight and len(self._pending) < self._max_items:
+            self._full.clear()
+        return batch
 
     async def _run(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
         ADMIN_BATCH_SIZE.labels(self.operation).observe(len(batch))
@@ -67,7 +90,9 @@ class Batcher(Generic[Item, Result]):
         except Exception as error:  # the whole request failed: every caller learns why
             results = [error] * len(batch)
         finally:
-            ADMIN_REQUEST_SECONDS.labels(self.operation).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            ADMIN_REQUEST_SECONDS.labels(self.operation).observe(elapsed)
+            log.debug("%s: %d items in %.3fs", self.operation, len(batch), elapsed)
         for (_, future), result in zip(batch, results, strict=True):
             if future.done():  # the caller was cancelled meanwhile
                 continue

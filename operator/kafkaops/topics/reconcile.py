@@ -19,7 +19,7 @@ from kafkaops.topics.spec import InvalidSpec, TopicSpec, parse_topic_spec
 class TopicAdmin(Protocol):
     """What reconciliation needs from the Kafka adapter."""
 
-    async def describe_topic(self, name: str) -> ObservedTopic | None: ...
+    async def describe_topic(self, name: str, *, with_config: bool = True) -> ObservedTopic | None: ...
     async def create_topic(self, creation: TopicCreation) -> None: ...
     async def create_partitions(self, name: str, total: int) -> None: ...
     async def alter_config(self, change: ConfigChange) -> None: ...
@@ -48,6 +48,24 @@ async def apply_plan(admin: TopicAdmin, plan: TopicPlan) -> None:
     if plan.config_set or plan.config_reset:
         steps.append(admin.alter_config(ConfigChange(plan.topic, dict(plan.config_set), plan.config_reset)))
     await asyncio.gather(*steps)
+
+
+async def describe_when_visible(admin: TopicAdmin, topic: str, partitions: int | None,
+                                timeout: float = 15.0) -> ObservedTopic | None:
+    """Describe after a change. A controller commits a create before the brokers have applied it
+    (thousands of new partitions take seconds), so poll briefly with backoff; the describes of
+    many topics waiting at once are still coalesced into one request per round."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    delay = 0.1
+    while True:
+        observed = await admin.describe_topic(topic, with_config=False)
+        if observed is not None and observed.partitions >= (partitions or 0):
+            return observed
+        if loop.time() + delay > deadline:
+            return observed
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 2.0)
 
 
 def _summary(plan: TopicPlan, spec: TopicSpec, adopting: bool) -> tuple[str, str]:
@@ -80,7 +98,7 @@ async def reconcile_topic(admin: TopicAdmin, resource_name: str, raw_spec: Mappi
         if plan.is_noop:
             return TopicOutcome(True, reason, message, topic, observed, owned)
         await apply_plan(admin, plan)
-        after = await admin.describe_topic(topic)
+        after = await describe_when_visible(admin, topic, plan.partitions)
     except KafkaUnavailable as error:
         return TopicOutcome(False, "BrokerUnavailable", f"Kafka is unreachable: {error}", topic,
                             transient=True)

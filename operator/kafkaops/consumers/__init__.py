@@ -1,0 +1,1 @@
+"""ConsumerApp: lag maths, the replica decision and the Deployment builder (all pure)."""

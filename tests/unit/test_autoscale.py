@@ -1,0 +1,59 @@
+"""The replica decision, including the KEDA pitfalls it must avoid."""
+
+from __future__ import annotations
+
+import pytest
+
+from kafkaops.consumers.autoscale import GroupSnapshot, ScalingPolicy, Stabilizer, recommend
+
+pytestmark = pytest.mark.unit
+
+
+def policy(**kw) -> ScalingPolicy:
+    return ScalingPolicy(**{"min_replicas": 1, "max_replicas": 12, "lag_threshold": 1000, **kw})
+
+
+@pytest.mark.parametrize(("lag", "partitions", "kw", "expected"), [
+    (0, 6, {}, 1),  # minReplicas
+    (1, 6, {}, 1),
+    (2500, 6, {}, 3),  # ceil(2500 / 1000)
+    (3000, 6, {}, 3),
+    (50_000, 6, {}, 6),  # capped at partitions, not partitions + 1
+    (50_000, 6, {"allow_idle_consumers": True}, 12),  # then maxReplicas
+    (50_000, 24, {}, 12),
+    (0, 6, {"min_replicas": 0}, 0),  # scale to zero
+    (5, 6, {"min_replicas": 0, "activation_lag_threshold": 10}, 0),
+    (11, 6, {"min_replicas": 0, "activation_lag_threshold": 10}, 1),  # back to at least one
+    (0, 2, {"min_replicas": 4}, 4),  # an explicit minReplicas beats the partition cap
+])
+def test_recommendation(lag, partitions, kw, expected):
+    replicas, reason = recommend(GroupSnapshot(lag, 0.0, partitions), policy(**kw), current=1)
+    assert replicas == expected, reason
+
+
+def test_stale_lag_of_markers_does_not_keep_a_group_from_zero():
+    snapshot = GroupSnapshot(total_lag=3, lag_seconds=900, partitions=3, stale=True)
+    replicas, reason = recommend(snapshot, policy(min_replicas=0), current=1)
+    assert replicas == 0 and "stale" in reason
+
+
+def test_time_lag_adds_replicas_when_draining_would_take_too_long():
+    snapshot = GroupSnapshot(total_lag=500, lag_seconds=120, partitions=12)
+    replicas, reason = recommend(snapshot, policy(max_lag_seconds=60), current=2)
+    assert replicas == 4 and "maxLagSeconds" in reason  # 2 replicas x 120 s / 60 s
+
+
+def test_scale_up_is_immediate_and_scale_down_waits_for_the_window():
+    stabilizer = Stabilizer()
+    assert stabilizer.decide(6, "up", current=1, now=0, window_seconds=300).replicas == 6
+    held = stabilizer.decide(2, "down", current=6, now=100, window_seconds=300)
+    assert held.replicas == 6 and held.recommendation == 2 and "stabilization" in held.reason
+    assert stabilizer.decide(2, "down", current=6, now=299, window_seconds=300).replicas == 6
+    assert stabilizer.decide(2, "down", current=6, now=301, window_seconds=300).replicas == 2
+
+
+def test_scale_down_goes_to_the_largest_recent_recommendation():
+    stabilizer = Stabilizer()
+    stabilizer.decide(6, "", current=6, now=0, window_seconds=10)
+    stabilizer.decide(4, "", current=6, now=5, window_seconds=10)
+    assert stabilizer.decide(1, "", current=6, now=12, window_seconds=10).replicas == 4

@@ -1,0 +1,91 @@
+"""The reconciler's decisions, driven by an in-memory topic table (the Kafka adapter's contract,
+not a mock of Kafka's wire protocol: the real adapter is covered by the integration tests)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable
+from kafkaops.topics.plan import ObservedTopic
+from kafkaops.topics.reconcile import reconcile_topic
+
+pytestmark = pytest.mark.unit
+
+
+class TopicTable:
+    def __init__(self, topics=None, fail=None):
+        self.topics = dict(topics or {})
+        self.fail = fail
+        self.writes = []
+
+    async def describe_topic(self, name, *, with_config=True):
+        if isinstance(self.fail, KafkaUnavailable):
+            raise self.fail
+        return self.topics.get(name)
+
+    async def create_topic(self, creation):
+        if self.fail:
+            raise self.fail
+        self.writes.append(("create", creation.name))
+        self.topics[creation.name] = ObservedTopic(creation.name, creation.partitions,
+                                                   creation.replication_factor or 1, dict(creation.config),
+                                                   frozenset(creation.config), "id-1")
+
+    async def create_partitions(self, name, total):
+        self.writes.append(("partitions", name, total))
+        t = self.topics[name]
+        self.topics[name] = ObservedTopic(name, total, t.replication_factor, t.config, t.overridden, t.topic_id)
+
+    async def alter_config(self, change):
+        self.writes.append(("config", change.name, dict(change.set), tuple(change.reset)))
+
+
+def run(admin, spec, **kw):
+    return asyncio.run(reconcile_topic(admin, "meta-name", spec, **kw))
+
+
+def test_create_reports_created_with_the_observed_topic():
+    table = TopicTable()
+    outcome = run(table, {"partitions": 2, "config": {"retention.ms": 5}})
+    assert (outcome.ready, outcome.reason, outcome.changed) == (True, "Created", True)
+    assert outcome.topic == "meta-name" and outcome.observed.partitions == 2
+    assert outcome.owned_keys == ("retention.ms",)
+
+
+def test_nothing_to_do_writes_nothing():
+    table = TopicTable({"t": ObservedTopic("t", 1, 1, {"retention.ms": "5"}, frozenset({"retention.ms"}))})
+    outcome = run(table, {"topicName": "t", "partitions": 1, "config": {"retention.ms": "5"}})
+    assert (outcome.ready, outcome.reason, outcome.changed) == (True, "InSync", False)
+    assert table.writes == []
+
+
+def test_adoption_reports_the_differences_and_applies_them():
+    table = TopicTable({"t": ObservedTopic("t", 1, 1, {"retention.ms": "5"})})
+    outcome = run(table, {"topicName": "t", "partitions": 3}, adopting=True)
+    assert outcome.reason == "Adopted" and "partitions 1 -> 3" in outcome.message
+    assert table.writes == [("partitions", "t", 3)]
+
+
+def test_invalid_spec_never_reaches_kafka():
+    table = TopicTable()
+    outcome = run(table, {"partitions": -1})
+    assert (outcome.ready, outcome.reason) == (False, "InvalidSpec")
+    assert "spec.partitions" in outcome.message and table.writes == []
+
+
+def test_unavailable_kafka_is_transient():
+    outcome = run(TopicTable(fail=KafkaUnavailable("down")), {"partitions": 1})
+    assert (outcome.ready, outcome.reason, outcome.transient) == (False, "BrokerUnavailable", True)
+
+
+def test_broker_rejection_is_reported_with_its_reason_and_not_retried():
+    outcome = run(TopicTable(fail=KafkaRejected("PolicyViolation", "no topics on Fridays")), {"partitions": 1})
+    assert (outcome.ready, outcome.reason, outcome.transient) == (False, "PolicyViolation", False)
+    assert "no topics on Fridays" in outcome.message
+
+
+def test_a_create_race_is_retried():
+    outcome = run(TopicTable(fail=KafkaRejected("TopicAlreadyExists", "exists")), {"partitions": 1})
+    assert outcome.transient and outcome.reason == "Conflict"
