@@ -21,7 +21,8 @@ OPERATOR_ENV = {"KAFKAOPS_DRIFT_INTERVAL_SECONDS": "2", "KAFKAOPS_DELETION_TIMEO
 @pytest.fixture(scope="session")
 def crds(kubeconfig_env: str) -> None:
     kubectl("apply", "-f", str(REPO / "crds"))
-    kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/kafkatopics.kafkaops.io")
+    kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/kafkatopics.kafkaops.io",
+            "crd/consumerapps.kafkaops.io")
 
 
 @pytest.fixture(scope="session")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 import kopf
 
 from kafkaops import GROUP
+from kafkaops.handlers.consumers import scaler_loop
+from kafkaops.handlers.topics import drift_loop
 from kafkaops.kafka.admin import KafkaAdmin
 from kafkaops.settings import Settings
 
@@ -16,6 +19,7 @@ FINALIZER = f"{GROUP}/topic-deletion"
 
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.Logger,
+                    kafkatopic_index: kopf.Index, topic_claims: kopf.Index, consumerapp_index: kopf.Index,
                     **_: Any) -> None:
     config = Settings.from_env()
     # Keep kopf's bookkeeping in our own annotations: the CRD status schema has no `kopf` field.
@@ -34,4 +38,14 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
     memo.admin = KafkaAdmin(config.kafka_client_config(), linger=config.batch_linger_ms / 1000,
                             mutation_linger=config.mutation_linger_ms / 1000,
                             request_timeout=config.request_timeout_seconds)
+    # Operator-wide loops (not kopf timers: those put a finalizer on every object).
+    memo.background = [asyncio.create_task(drift_loop(memo, kafkatopic_index, topic_claims), name="drift-check"),
+                       asyncio.create_task(scaler_loop(memo, consumerapp_index), name="consumer-scaler")]
     logger.info("kafkaops configured for Kafka at %s", config.bootstrap_servers)
+
+
+@kopf.on.cleanup()
+async def stop_background(memo: kopf.Memo, **_: Any) -> None:
+    for task in memo.get("background", []):
+        task.cancel()
+    await asyncio.gather(*memo.get("background", []), return_exceptions=True)

@@ -8,7 +8,6 @@ exactly the KafkaTopics whose deletion deletes a topic.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ import kopf
 
 from kafkaops import GROUP, VERSION
 from kafkaops.conditions import find_condition, set_condition
+from kafkaops.handlers.events import post_event
 from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable
 from kafkaops.metrics import DRIFT_CORRECTIONS, RECONCILE_SECONDS, RECONCILIATIONS
 from kafkaops.topics.ownership import (
@@ -119,14 +119,14 @@ async def evaluate(admin: Any, body: Mapping[str, Any], claims: kopf.Index) -> T
     return outcome
 
 
-def announce(body: Mapping[str, Any], outcome: TopicOutcome) -> None:
+async def announce(body: Mapping[str, Any], outcome: TopicOutcome) -> None:
     """A Kubernetes Event when something was changed, or when a new problem appears."""
     status = body.get("status") or {}
     previous = find_condition(status.get("conditions") or [], "Ready") or {}
     if outcome.changed:
-        kopf.event(body, type="Normal", reason=outcome.reason, message=outcome.message)
+        await post_event(body, type="Normal", reason=outcome.reason, message=outcome.message)
     elif not outcome.ready and previous.get("reason") != outcome.reason:
-        kopf.event(body, type="Warning", reason=outcome.reason, message=outcome.message)
+        await post_event(body, type="Warning", reason=outcome.reason, message=outcome.message)
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL)
@@ -141,7 +141,7 @@ async def reconcile(body: kopf.Body, status: kopf.Status, meta: kopf.Meta, patch
     finally:
         memo.in_progress.discard(key)
     patch.status.update(topic_status(status, outcome, meta.get("generation", 0)))
-    announce(body, outcome)
+    await announce(body, outcome)
     if outcome.transient:
         raise kopf.TemporaryError(outcome.message, delay=min(MAX_RETRY_DELAY, 2.0 ** min(retry, 6)))
 
@@ -157,7 +157,7 @@ async def delete_topic(body: kopf.Body, name: str, spec: kopf.Spec, meta: kopf.M
     topic = kafka_topic_name(name, spec)
     winner = owner(topic_claims.get(topic, []))
     if winner is not None and winner.uid != meta.get("uid"):
-        kopf.event(body, type="Normal", reason="Retained",
+        await post_event(body, type="Normal", reason="Retained",
                    message=f"topic {topic!r} belongs to KafkaTopic {winner.ref}; not deleted")
         return
     try:
@@ -167,15 +167,15 @@ async def delete_topic(body: kopf.Body, name: str, spec: kopf.Spec, meta: kopf.M
         if waited < memo.settings.deletion_timeout_seconds:
             raise kopf.TemporaryError(f"cannot delete topic {topic!r} yet: {error}",
                                       delay=min(MAX_RETRY_DELAY, 2.0 ** min(retry, 6))) from error
-        kopf.event(body, type="Warning", reason="DeletionAbandoned",
+        await post_event(body, type="Warning", reason="DeletionAbandoned",
                    message=f"topic {topic!r} was NOT deleted: Kafka unreachable for {waited:.0f}s; "
                            "the KafkaTopic is released so that it does not block its namespace")
         return
     except KafkaRejected as error:
-        kopf.event(body, type="Warning", reason=error.reason,
+        await post_event(body, type="Warning", reason=error.reason,
                    message=f"topic {topic!r} was NOT deleted, Kafka refused: {error.message}")
         return
-    kopf.event(body, type="Normal", reason="Deleted", message=f"deleted topic {topic!r}")
+    await post_event(body, type="Normal", reason="Deleted", message=f"deleted topic {topic!r}")
 
 
 def needs_drift_check(body: Mapping[str, Any], in_progress: set[tuple[str, str]]) -> bool:
@@ -200,7 +200,7 @@ async def check_drift_once(admin: Any, bodies: list[Mapping[str, Any]], claims: 
         changes = topic_status(body.get("status") or {}, outcome, body["metadata"].get("generation", 0))
         if changes:
             await patch_status(body["metadata"]["namespace"], body["metadata"]["name"], changes)
-        announce(body, outcome)
+        await announce(body, outcome)
         return outcome.changed
 
     results = await asyncio.gather(*(one(b) for b in bodies), return_exceptions=True)
@@ -219,7 +219,7 @@ async def _patch_status_via_api(namespace: str, name: str, changes: dict[str, An
                             {"status": changes})
 
 
-async def _drift_loop(memo: kopf.Memo, index: kopf.Index, claims: kopf.Index) -> None:
+async def drift_loop(memo: kopf.Memo, index: kopf.Index, claims: kopf.Index) -> None:
     interval = memo.settings.drift_interval_seconds
     while True:
         await asyncio.sleep(interval)
@@ -231,18 +231,3 @@ async def _drift_loop(memo: kopf.Memo, index: kopf.Index, claims: kopf.Index) ->
             continue
         if corrected:
             log.info("drift check corrected %d of %d topics", corrected, len(bodies))
-
-
-@kopf.on.startup()
-async def start_drift_loop(memo: kopf.Memo, kafkatopic_index: kopf.Index, topic_claims: kopf.Index,
-                           **_: Any) -> None:
-    memo.drift_task = asyncio.create_task(_drift_loop(memo, kafkatopic_index, topic_claims), name="drift-check")
-
-
-@kopf.on.cleanup()
-async def stop_drift_loop(memo: kopf.Memo, **_: Any) -> None:
-    task = memo.get("drift_task")
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

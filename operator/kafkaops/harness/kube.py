@@ -262,6 +262,10 @@ def _start_pod_simulation(cluster: KubeCluster, binaries: dict[str, Path], timeo
         return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
     _wait_for("kwok fake node", node_ready, kwok, timeout)
+    # The API server taints a new node not-ready; the node-lifecycle controller (not run here,
+    # kwok keeps the node Ready) would lift the taint. Do it, or nothing is ever scheduled.
+    cluster.request("PATCH", f"/api/v1/nodes/{FAKE_NODE}", {"spec": {"taints": None}},
+                    content_type="application/merge-patch+json")
 
 
 def ensure_ready_or_raise(cluster: KubeCluster) -> None:

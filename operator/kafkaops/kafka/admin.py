@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import KafkaException, TopicCollection
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicCollection, TopicPartition
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
@@ -24,6 +24,7 @@ from confluent_kafka.admin import (
     ConfigSource,
     NewPartitions,
     NewTopic,
+    OffsetSpec,
     ResourceType,
 )
 
@@ -123,6 +124,72 @@ class KafkaAdmin:
     async def list_topic_names(self) -> set[str]:
         metadata = await asyncio.to_thread(self._client.list_topics, timeout=self._timeout)
         return {name for name in metadata.topics if not name.startswith("__")}
+
+    # ---- consumer groups: one request per kind per collection cycle ------------------------
+
+    async def partition_counts(self, topics: Sequence[str]) -> dict[str, int]:
+        """Partitions per topic (0 for a topic that does not exist), through the describe batcher."""
+        described = await asyncio.gather(*(self._describe_topics.submit(t) for t in topics), return_exceptions=True)
+        counts = {}
+        for topic, outcome in zip(topics, described, strict=True):
+            if isinstance(outcome, TopicMissing):
+                counts[topic] = 0
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                counts[topic] = len(outcome.partitions)
+        return counts
+
+    async def log_offsets(self, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, int]]:
+        """(log start, log end) of every partition: two list_offsets requests for all of them."""
+        if not partitions:
+            return {}
+        keys = [TopicPartition(t, p) for t, p in partitions]
+        earliest = self._call(self._client.list_offsets, {k: OffsetSpec.earliest() for k in keys},
+                              request_timeout=self._timeout)
+        latest = self._call(self._client.list_offsets, {k: OffsetSpec.latest() for k in keys},
+                            request_timeout=self._timeout)
+        starts, ends = await asyncio.gather(_settle(earliest, keys), _settle(latest, keys))
+        result = {}
+        for key, start, end in zip(partitions, starts, ends, strict=True):
+            for outcome in (start, end):
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            result[key] = (start.offset, end.offset)
+        return result
+
+    async def describe_groups(self, groups: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """(state, member count) of every group, in one describe_consumer_groups request."""
+        if not groups:
+            return {}
+        futures = self._call(self._client.describe_consumer_groups, list(groups), request_timeout=self._timeout)
+        result = {}
+        for group, outcome in zip(groups, await _settle(futures, list(groups)), strict=True):
+            if isinstance(outcome, KafkaRejected | TopicMissing):
+                result[group] = ("Dead", 0)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                result[group] = (outcome.state.name.title().replace("_", ""), len(outcome.members))
+        return result
+
+    async def committed_offsets(self, groups: Sequence[str], concurrency: int = 16
+                                ) -> dict[str, dict[tuple[str, int], int]]:
+        """Committed offsets of every group. confluent-kafka takes one group per request, so the
+        requests go out concurrently, at most ``concurrency`` at a time."""
+        limit = asyncio.Semaphore(concurrency)
+
+        async def one(group: str) -> dict[tuple[str, int], int]:
+            async with limit:
+                futures = self._call(self._client.list_consumer_group_offsets,
+                                     [ConsumerGroupTopicPartitions(group)], request_timeout=self._timeout)
+                (outcome,) = await _settle(futures, [group])
+            if isinstance(outcome, BaseException):
+                raise outcome
+            return {(tp.topic, tp.partition): tp.offset for tp in outcome.topic_partitions or [] if tp.offset >= 0}
+
+        offsets = await asyncio.gather(*(one(g) for g in groups))
+        return dict(zip(groups, offsets, strict=True))
 
     # ---- batched senders: one admin request per batch -----------------------------------
 

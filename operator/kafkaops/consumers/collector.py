@@ -1,0 +1,101 @@
+"""One operator-wide lag collection per cycle, for every ConsumerApp at once.
+
+Per cycle: partition counts (describe_topics, coalesced), two list_offsets requests for all
+partitions of all apps, one describe_consumer_groups for all groups, and one
+list_consumer_group_offsets per group (confluent-kafka takes one group per call), issued
+concurrently with a bound. Every scaling decision of the cycle is served from this one poll.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from kafkaops.consumers.autoscale import GroupSnapshot
+from kafkaops.consumers.lag import (
+    OffsetHistory,
+    OffsetReset,
+    PartitionOffsets,
+    partition_lag,
+    partition_lag_seconds,
+)
+
+# A partition whose lag stays at most this, with nothing produced or consumed for the stale
+# window, is counted as drained: transaction markers and compaction gaps leave such offsets.
+STALE_LAG_PER_PARTITION = 2
+
+
+class GroupReader(Protocol):
+    async def partition_counts(self, topics: Sequence[str]) -> dict[str, int]: ...
+    async def log_offsets(self, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, int]]: ...
+    async def describe_groups(self, groups: Sequence[str]) -> dict[str, tuple[str, int]]: ...
+    async def committed_offsets(self, groups: Sequence[str]) -> dict[str, dict[tuple[str, int], int]]: ...
+
+
+@dataclass(frozen=True)
+class AppQuery:
+    key: tuple[str, str]  # (namespace, name)
+    group: str
+    topics: tuple[str, ...]
+    reset: OffsetReset
+    stale_after_seconds: float
+
+
+@dataclass(frozen=True)
+class GroupReport:
+    snapshot: GroupSnapshot
+    state: str
+    members: int
+    per_partition: Mapping[tuple[str, int], int]  # lag per partition (for the metrics)
+
+
+@dataclass
+class _Progress:
+    fingerprint: tuple[int, ...] = ()
+    since: float = 0.0
+
+
+@dataclass
+class LagCollector:
+    """Keeps the (log end, time) history of every partition and each group's last progress."""
+
+    histories: dict[tuple[str, int], OffsetHistory] = field(default_factory=dict)
+    progress: dict[tuple[str, str], _Progress] = field(default_factory=dict)
+
+    async def collect(self, reader: GroupReader, apps: Sequence[AppQuery],
+                      now: float | None = None) -> dict[tuple[str, str], GroupReport]:
+        now = time.time() if now is None else now
+        topics = sorted({t for app in apps for t in app.topics})
+        counts = await reader.partition_counts(topics) if topics else {}
+        partitions = [(t, p) for t in topics for p in range(counts.get(t, 0))]
+        logs = await reader.log_offsets(partitions)
+        groups = sorted({app.group for app in apps})
+        states = await reader.describe_groups(groups)
+        committed = await reader.committed_offsets(groups)
+        for key, (_, end) in logs.items():
+            self.histories.setdefault(key, OffsetHistory()).record(end, now)
+        return {app.key: self._report(app, counts, logs, states, committed.get(app.group, {}), now) for app in apps}
+
+    def _report(self, app: AppQuery, counts: Mapping[str, int], logs: Mapping[tuple[str, int], tuple[int, int]],
+                states: Mapping[str, tuple[str, int]], committed: Mapping[tuple[str, int], int],
+                now: float) -> GroupReport:
+        offsets = [PartitionOffsets(t, p, *logs[(t, p)], committed.get((t, p)))
+                   for t in app.topics for p in range(counts.get(t, 0)) if (t, p) in logs]
+        lags = {(o.topic, o.partition): partition_lag(o, app.reset) for o in offsets}
+        seconds = max((partition_lag_seconds(o, self.histories[(o.topic, o.partition)], now, app.reset)
+                       for o in offsets), default=0.0)
+        fingerprint = tuple(v for o in offsets for v in (o.log_end, o.committed if o.committed is not None else -1))
+        progress = self.progress.setdefault(app.key, _Progress(fingerprint, now))
+        if progress.fingerprint != fingerprint:
+            progress.fingerprint, progress.since = fingerprint, now
+        stale = (bool(lags) and max(lags.values()) <= STALE_LAG_PER_PARTITION
+                 and now - progress.since >= app.stale_after_seconds)
+        state, members = states.get(app.group, ("Unknown", 0))
+        snapshot = GroupSnapshot(total_lag=sum(lags.values()), lag_seconds=seconds,
+                                 partitions=sum(counts.get(t, 0) for t in app.topics), stale=stale)
+        return GroupReport(snapshot, state, members, lags)
+
+    def forget(self, key: tuple[str, str]) -> None:
+        self.progress.pop(key, None)

@@ -1,0 +1,69 @@
+"""The ConsumerApp spec as a typed model (the CRD schema rejects bad input at admission; this
+repeats it for objects stored before a CRD upgrade)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from kafkaops.consumers.autoscale import ScalingPolicy
+from kafkaops.topics.spec import InvalidSpec, check_topic_name
+
+
+class ScaleDown(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    stabilization_window_seconds: int = Field(300, alias="stabilizationWindowSeconds", ge=0)
+
+
+class Scaling(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    min_replicas: int = Field(1, alias="minReplicas", ge=0)
+    max_replicas: int = Field(10, alias="maxReplicas", ge=1)
+    lag_threshold: int = Field(1000, alias="lagThreshold", ge=1)
+    activation_lag_threshold: int = Field(0, alias="activationLagThreshold", ge=0)
+    max_lag_seconds: int | None = Field(None, alias="maxLagSeconds", ge=1)
+    poll_interval_seconds: int = Field(15, alias="pollIntervalSeconds", ge=1)
+    scale_down: ScaleDown = Field(default_factory=ScaleDown, alias="scaleDown")
+    allow_idle_consumers: bool = Field(False, alias="allowIdleConsumers")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Scaling:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError("scaling.minReplicas must not exceed scaling.maxReplicas")
+        return self
+
+    def policy(self) -> ScalingPolicy:
+        return ScalingPolicy(self.min_replicas, self.max_replicas, self.lag_threshold, self.activation_lag_threshold,
+                             self.max_lag_seconds, self.scale_down.stabilization_window_seconds,
+                             self.allow_idle_consumers)
+
+
+class ConsumerAppSpec(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
+    group_id: str | None = Field(None, alias="groupId", min_length=1, max_length=255)
+    topics: tuple[str, ...] = Field(min_length=1)
+    auto_offset_reset: Literal["earliest", "latest"] = Field("latest", alias="autoOffsetReset")
+    template: dict[str, Any]
+    scaling: Scaling = Field(default_factory=Scaling)
+
+    @model_validator(mode="after")
+    def _names(self) -> ConsumerAppSpec:
+        for topic in self.topics:
+            check_topic_name(topic)
+        containers = (self.template.get("spec") or {}).get("containers") or []
+        if not containers:
+            raise ValueError("template.spec.containers must list at least one container")
+        return self
+
+    def group(self, resource_name: str) -> str:
+        return self.group_id or resource_name
+
+
+def parse_consumer_spec(spec: Any) -> ConsumerAppSpec:
+    try:
+        return ConsumerAppSpec.model_validate(dict(spec or {}))
+    except ValidationError as error:
+        raise InvalidSpec("; ".join(
+            f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" if e["loc"] else e["msg"]
+            for e in error.errors())) from None

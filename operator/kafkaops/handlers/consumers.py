@@ -1,0 +1,233 @@
+"""ConsumerApp handlers: apply the owned Deployment on change; one operator-wide scaler loop
+collects lag for every app and sets replicas. No kopf timers or daemons: they would put a
+finalizer on every ConsumerApp, and deletion must simply cascade to the Deployment."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from kafkaops import GROUP, VERSION
+from kafkaops.conditions import set_condition, utc_now
+from kafkaops.consumers.autoscale import Stabilizer, recommend
+from kafkaops.consumers.collector import AppQuery, GroupReport, LagCollector
+from kafkaops.consumers.deployment import APP_LABEL, build_deployment, injected_env
+from kafkaops.consumers.spec import ConsumerAppSpec, parse_consumer_spec
+from kafkaops.handlers.events import post_event
+from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable
+from kafkaops.metrics import RECONCILIATIONS
+from kafkaops.topics.spec import InvalidSpec
+
+PLURAL = "consumerapps"
+TICK_SECONDS = 1.0
+log = logging.getLogger(__name__)
+
+
+def _apps_api() -> Any:
+    from kubernetes import client
+
+    return client.AppsV1Api()
+
+
+async def apply_deployment(manifest: Mapping[str, Any]) -> None:
+    """Server-side apply as field manager ``kafkaops``: what we set wins, the rest is left alone."""
+    meta = manifest["metadata"]
+    await asyncio.to_thread(_apps_api().patch_namespaced_deployment, meta["name"], meta["namespace"], manifest,
+                            field_manager="kafkaops", force=True, _content_type="application/apply-patch+yaml")
+
+
+async def current_replicas(namespace: str, name: str) -> int | None:
+    from kubernetes.client import ApiException
+
+    try:
+        deployment = await asyncio.to_thread(_apps_api().read_namespaced_deployment, name, namespace)
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+    return int(deployment.spec.replicas or 0)
+
+
+def desired_deployment(meta: Mapping[str, Any], spec: ConsumerAppSpec, replicas: int, bootstrap: str,
+                       security: Mapping[str, str]) -> dict[str, Any]:
+    env = injected_env(bootstrap, spec.group(meta["name"]), spec.topics, security)
+    return build_deployment(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"], template=spec.template,
+                            replicas=replicas, env=env)
+
+
+def security_env(kafka_properties: Mapping[str, str]) -> dict[str, str]:
+    """The connection's security settings, as KAFKA_* variables for the consumers (never secrets'
+    values from env: SASL passwords belong in a Secret the template mounts)."""
+    return {f"KAFKA_{key.upper().replace('.', '_')}": value for key, value in kafka_properties.items()
+            if key in ("security.protocol", "sasl.mechanism", "sasl.mechanisms")}
+
+
+def changed_fields(status: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in new.items() if status.get(key) != value}
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+def consumerapp_index(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[tuple[str, str], Any]:
+    meta = body["metadata"]
+    return {(namespace, name): {"metadata": {k: meta.get(k) for k in ("name", "namespace", "uid", "generation")},
+                                "spec": dict(body.get("spec") or {}), "status": dict(body.get("status") or {})}}
+
+
+@kopf.on.resume(GROUP, VERSION, PLURAL)
+@kopf.on.create(GROUP, VERSION, PLURAL)
+@kopf.on.update(GROUP, VERSION, PLURAL)
+async def apply(body: kopf.Body, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, patch: kopf.Patch,
+                memo: kopf.Memo, **_: Any) -> None:
+    generation = meta.get("generation", 0)
+    conditions = status.get("conditions") or []
+    try:
+        parsed = parse_consumer_spec(spec)
+    except InvalidSpec as error:
+        patch.status.update(observedGeneration=generation, conditions=set_condition(
+            conditions, type_="Ready", status=False, reason="InvalidSpec", message=str(error), generation=generation))
+        await post_event(body, type="Warning", reason="InvalidSpec", message=str(error))
+        RECONCILIATIONS.labels("ConsumerApp", "error").inc()
+        return
+    existing = await current_replicas(meta["namespace"], meta["name"])
+    policy = parsed.scaling.policy()
+    replicas = existing if existing is not None else policy.min_replicas
+    replicas = max(policy.min_replicas, min(replicas, policy.max_replicas))
+    settings = memo.settings
+    await apply_deployment(desired_deployment(body["metadata"], parsed, replicas, settings.bootstrap_servers,
+                                              security_env(settings.kafka_properties)))
+    patch.status.update(changed_fields(status, {
+        "observedGeneration": generation, "groupId": parsed.group(meta["name"]),
+        "conditions": set_condition(conditions, type_="Ready", status=True, reason="DeploymentApplied",
+                                    message=f"Deployment {meta['name']} applied with {replicas} replicas",
+                                    generation=generation)}))
+    RECONCILIATIONS.labels("ConsumerApp", "ok").inc()
+
+
+class Scaler:
+    """The scaler loop's memory: lag history, stabilizers, and when each app was last polled."""
+
+    def __init__(self) -> None:
+        self.collector = LagCollector()
+        self.stabilizers: dict[tuple[str, str], Stabilizer] = {}
+        self.polled: dict[tuple[str, str], float] = {}
+
+    def due(self, apps: list[tuple[dict[str, Any], ConsumerAppSpec]], now: float
+            ) -> list[tuple[dict[str, Any], ConsumerAppSpec]]:
+        return [(body, spec) for body, spec in apps
+                if now - self.polled.get(key_of(body), float("-inf")) >= spec.scaling.poll_interval_seconds]
+
+    def prune(self, live: set[tuple[str, str]]) -> None:
+        for key in set(self.polled) - live:
+            self.polled.pop(key, None)
+            self.stabilizers.pop(key, None)
+            self.collector.forget(key)
+
+
+def key_of(body: Mapping[str, Any]) -> tuple[str, str]:
+    return body["metadata"]["namespace"], body["metadata"]["name"]
+
+
+async def _patch_status(namespace: str, name: str, changes: dict[str, Any]) -> None:
+    from kubernetes import client
+
+    await asyncio.to_thread(client.CustomObjectsApi().patch_namespaced_custom_object_status, GROUP, VERSION,
+                            namespace, PLURAL, name, {"status": changes})
+
+
+async def _deployments() -> dict[tuple[str, str], Any]:
+    listing = await asyncio.to_thread(_apps_api().list_deployment_for_all_namespaces, label_selector=APP_LABEL)
+    return {(d.metadata.namespace, d.metadata.name): d for d in listing.items}
+
+
+async def scale_once(memo: kopf.Memo, index: kopf.Index, scaler: Scaler) -> None:
+    """One cycle: collect lag for the apps that are due, decide, apply replicas, write status."""
+    now = time.time()
+    apps = []
+    for store in index.values():
+        for body in store:
+            try:
+                if (body.get("status") or {}).get("observedGeneration") == body["metadata"].get("generation"):
+                    apps.append((body, parse_consumer_spec(body["spec"])))
+            except InvalidSpec:
+                continue
+    scaler.prune({key_of(b) for b, _ in apps})
+    due = scaler.due(apps, now)
+    if not due:
+        return
+    for body, _ in due:
+        scaler.polled[key_of(body)] = now
+    queries = [AppQuery(key_of(b), s.group(b["metadata"]["name"]), s.topics, s.auto_offset_reset,
+                        stale_after_seconds=max(s.scaling.scale_down.stabilization_window_seconds,
+                                                3 * s.scaling.poll_interval_seconds)) for b, s in due]
+    deployments = await _deployments()
+    try:
+        reports: dict[tuple[str, str], GroupReport] | None = await scaler.collector.collect(memo.admin, queries, now)
+        problem = ""
+    except (KafkaUnavailable, KafkaRejected) as error:
+        reports, problem = None, str(error)
+    await asyncio.gather(*(_scale_app(body, spec, deployments.get(key_of(body)), reports, problem, scaler, now)
+                           for body, spec in due), return_exceptions=False)
+
+
+async def _scale_app(body: dict[str, Any], spec: ConsumerAppSpec, deployment: Any,
+                     reports: dict[tuple[str, str], GroupReport] | None, problem: str, scaler: Scaler,
+                     now: float) -> None:
+    key = key_of(body)
+    status = body.get("status") or {}
+    generation = body["metadata"].get("generation")
+    conditions = status.get("conditions") or []
+    if deployment is None:
+        return  # the apply handler has not created it yet (or it is being re-created)
+    current = int(deployment.spec.replicas or 0)
+    new: dict[str, Any] = {"replicas": int(deployment.status.replicas or 0),
+                           "readyReplicas": int(deployment.status.ready_replicas or 0)}
+    if reports is None:
+        new["conditions"] = set_condition(conditions, type_="Ready", status=False, reason="BrokerUnavailable",
+                                          message=f"lag unknown, replicas left at {current}: {problem}",
+                                          generation=generation)
+    else:
+        report = reports[key]
+        policy = spec.scaling.policy()
+        recommendation, reason = recommend(report.snapshot, policy, current)
+        decision = scaler.stabilizers.setdefault(key, Stabilizer()).decide(
+            recommendation, reason, current, now, policy.stabilization_window_seconds)
+        new.update(desiredReplicas=decision.replicas, totalLag=report.snapshot.total_lag,
+                   lagSeconds=round(report.snapshot.lag_seconds, 1), partitions=report.snapshot.partitions,
+                   groupState=report.state, members=report.members)
+        new["conditions"] = set_condition(
+            set_condition(conditions, type_="Ready", status=True, reason="LagCollected",
+                          message=f"group {spec.group(body['metadata']['name'])} lag {report.snapshot.total_lag}",
+                          generation=generation),
+            type_="Scaling", status=decision.replicas != current, reason="ScaledUp" if decision.replicas > current
+            else "ScaledDown" if decision.replicas < current else "Steady", message=decision.reason,
+            generation=generation)
+        if decision.replicas != current:
+            await _set_replicas(*key, decision.replicas)
+            new["lastScaleTime"] = utc_now()
+            await post_event(body | {"apiVersion": f"{GROUP}/{VERSION}", "kind": "ConsumerApp"}, type="Normal",
+                             reason="Scaled", message=f"{current} -> {decision.replicas}: {decision.reason}")
+    changes = changed_fields(status, new)
+    if changes:
+        await _patch_status(*key, changes)
+
+
+async def _set_replicas(namespace: str, name: str, replicas: int) -> None:
+    """Through the scale subresource: only the replica count changes (the apply handler owns the
+    rest of the Deployment)."""
+    await asyncio.to_thread(_apps_api().patch_namespaced_deployment_scale, name, namespace,
+                            {"spec": {"replicas": replicas}}, field_manager="kafkaops-scaler")
+
+
+async def scaler_loop(memo: kopf.Memo, index: kopf.Index) -> None:
+    scaler = Scaler()
+    while True:
+        await asyncio.sleep(TICK_SECONDS)
+        try:
+            await scale_once(memo, index, scaler)
+        except Exception:
+            log.exception("scaler cycle failed; trying again")

@@ -1,0 +1,36 @@
+"""Kubernetes Events, posted directly. kopf.event only works inside kopf's handler context,
+and the drift and scaler loops run outside it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+from kafkaops.conditions import utc_now
+
+log = logging.getLogger(__name__)
+MAX_MESSAGE = 1024
+
+
+async def post_event(body: Mapping[str, Any], *, type: str, reason: str, message: str) -> None:  # noqa: A002
+    """Best effort: a failed Event is logged, never allowed to fail a reconciliation."""
+    from kubernetes import client
+
+    meta = body["metadata"]
+    now = utc_now()
+    event = {
+        "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+        "involvedObject": {"apiVersion": body["apiVersion"], "kind": body["kind"], "name": meta["name"],
+                           "namespace": meta["namespace"], "uid": meta.get("uid")},
+        "type": type, "reason": reason, "message": message[:MAX_MESSAGE],
+        "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+        "source": {"component": "kafkaops"}, "reportingComponent": "kafkaops",
+        "reportingInstance": socket.gethostname(),
+    }
+    try:
+        await asyncio.to_thread(client.CoreV1Api().create_namespaced_event, meta["namespace"], event)
+    except Exception as error:  # Events are informational; the status already says it
+        log.warning("could not post event %s for %s/%s: %s", reason, meta["namespace"], meta["name"], error)

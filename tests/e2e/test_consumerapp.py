@@ -1,0 +1,128 @@
+"""ConsumerApp end to end: a real broker with real offsets, a real API server with the
+controller-manager (Deployments, garbage collection) and kwok (pods Running), the operator."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import NewTopic
+from kubernetes import client
+
+from helpers import eventually
+
+pytestmark = pytest.mark.e2e
+
+GROUP, VERSION, PLURAL = "kafkaops.io", "v1alpha1", "consumerapps"
+TEMPLATE = {"spec": {"containers": [{"name": "consumer", "image": "example.com/consumer:1",
+                                     "env": [{"name": "LOG_LEVEL", "value": "info"}]}]}}
+
+
+def make_topic(topics, partitions: int) -> str:
+    name = f"orders_{uuid.uuid4().hex[:6]}"
+    topics.admin.create_topics([NewTopic(name, partitions, 1)])[name].result(10)
+    eventually(lambda: topics.broker(name), what="topic listed")
+    return name
+
+
+def produce(bootstrap: str, topic: str, partitions: int, per_partition: int) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    for partition in range(partitions):
+        for i in range(per_partition):
+            producer.produce(topic, value=b"m%d" % i, partition=partition)
+    assert producer.flush(30) == 0
+
+
+def commit(bootstrap: str, group: str, topic: str, offsets: dict[int, int]) -> None:
+    """What the group's consumers would do after processing."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    consumer.commit(offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()], asynchronous=False)
+    consumer.close()
+
+
+def consumer_app(api, namespace, name, topic, scaling, **spec):
+    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "ConsumerApp", "metadata": {"name": name},
+            "spec": {"topics": [topic], "template": TEMPLATE, "scaling": scaling, **spec}}
+    return api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+
+
+def app_status(api, namespace, name):
+    return api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name).get("status", {})
+
+
+def deployment(namespace, name):
+    try:
+        return client.AppsV1Api().read_namespaced_deployment(name, namespace)
+    except client.ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+
+
+def replicas_become(api, namespace, name, count, timeout=60):
+    def probe():
+        d = deployment(namespace, name)
+        status = app_status(api, namespace, name)
+        return d is not None and d.spec.replicas == count and status.get("desiredReplicas") == count
+    eventually(probe, timeout=timeout, what=f"{name} scaled to {count}")
+
+
+def test_backlog_scales_up_to_the_partition_count_then_down_after_the_window(api, topics, namespace, kafka):
+    topic = make_topic(topics, 6)
+    produce(kafka.bootstrap_servers, topic, 6, 1000)
+    group = f"processor-{uuid.uuid4().hex[:6]}"
+    consumer_app(api, namespace, "processor", topic, {
+        "minReplicas": 1, "maxReplicas": 12, "lagThreshold": 500, "pollIntervalSeconds": 1,
+        "scaleDown": {"stabilizationWindowSeconds": 4}}, groupId=group, autoOffsetReset="earliest")
+
+    replicas_become(api, namespace, "processor", 6)  # ceil(6000 / 500) = 12, capped at 6 partitions
+    status = app_status(api, namespace, "processor")
+    assert (status["totalLag"], status["partitions"], status["groupId"]) == (6000, 6, group)
+    scaling = next(c for c in status["conditions"] if c["type"] == "Scaling")
+    assert "capped at 6 partitions" in scaling["message"]
+
+    container = deployment(namespace, "processor").spec.template.spec.containers[0]
+    env = {e.name: e.value for e in container.env}
+    assert env["KAFKA_BOOTSTRAP_SERVERS"] == kafka.bootstrap_servers
+    assert (env["KAFKA_GROUP_ID"], env["KAFKA_TOPICS"], env["LOG_LEVEL"]) == (group, topic, "info")
+    eventually(lambda: app_status(api, namespace, "processor").get("readyReplicas") == 6, timeout=60,
+               what="kwok pods ready")
+
+    commit(kafka.bootstrap_servers, group, topic, {p: 1000 for p in range(6)})  # consumed everything
+    eventually(lambda: app_status(api, namespace, "processor").get("totalLag") == 0, what="lag drained")
+    assert deployment(namespace, "processor").spec.replicas == 6  # held by the stabilization window
+    replicas_become(api, namespace, "processor", 1, timeout=30)
+    status = app_status(api, namespace, "processor")
+    assert status["lastScaleTime"] and status["groupState"] == "Empty"
+
+    client.AppsV1Api().patch_namespaced_deployment_scale("processor", namespace, {"spec": {"replicas": 4}})
+    replicas_become(api, namespace, "processor", 1, timeout=30)  # a hand edit of replicas is overridden
+
+    api.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "processor")
+    eventually(lambda: deployment(namespace, "processor") is None, timeout=60, what="Deployment collected")
+
+
+def test_min_replicas_zero_scales_to_zero_and_back_on_new_messages(api, topics, namespace, kafka):
+    topic = make_topic(topics, 2)
+    group = f"logs-{uuid.uuid4().hex[:6]}"
+    commit(kafka.bootstrap_servers, group, topic, {0: 0, 1: 0})
+    consumer_app(api, namespace, "logs", topic, {
+        "minReplicas": 0, "maxReplicas": 4, "lagThreshold": 100, "pollIntervalSeconds": 1,
+        "scaleDown": {"stabilizationWindowSeconds": 2}}, groupId=group)
+    replicas_become(api, namespace, "logs", 0)
+    produce(kafka.bootstrap_servers, topic, 2, 75)
+    replicas_become(api, namespace, "logs", 2)  # ceil(150 / 100)
+    commit(kafka.bootstrap_servers, group, topic, {0: 75, 1: 75})
+    replicas_become(api, namespace, "logs", 0, timeout=30)
+    events = client.CoreV1Api().list_namespaced_event(namespace, field_selector="involvedObject.name=logs").items
+    assert sum(1 for e in events if e.reason == "Scaled") >= 2
+
+
+def test_invalid_scaling_is_refused_at_admission(api, namespace):
+    with pytest.raises(client.ApiException) as error:
+        consumer_app(api, namespace, "bad", "t", {"minReplicas": 5, "maxReplicas": 2})
+    assert error.value.status == 422 and "minReplicas must not exceed" in error.value.body
+    with pytest.raises(client.ApiException) as error:
+        consumer_app(api, namespace, "bad", "t", {"lagThreshold": 0})
+    assert error.value.status == 422 and "lagThreshold" in error.value.body
