@@ -1,20 +1,153 @@
-"""Every Prometheus metric of the operator, defined once. Label sets are bounded: ``kind``,
-``result`` and ``operation`` take a handful of fixed values."""
+"""Every Prometheus metric of the operator, defined once.
+
+Label sets are bounded: ``kind``, ``result`` and ``operation`` take a handful of fixed values;
+per-object series (topics, consumer groups, ConsumerApps) are not kept in mutable gauges but
+produced at scrape time from the operator's current state, so the series of a deleted resource
+disappear with it and nothing has to remember to remove them.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+T = TypeVar("T")
 
 RECONCILIATIONS = Counter(
-    "kafkaops_reconciliations_total", "Reconciliations by resource kind and result.", ["kind", "result"])
+    "kafkaops_reconciliations_total", "Reconciliations by resource kind and result (ok, retry, error).",
+    ["kind", "result"])
 RECONCILE_SECONDS = Histogram(
     "kafkaops_reconcile_duration_seconds", "Time spent in one reconciliation.", ["kind"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 ADMIN_REQUEST_SECONDS = Histogram(
-    "kafkaops_admin_request_duration_seconds", "Kafka admin requests (one batch each).", ["operation"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+    "kafkaops_admin_request_duration_seconds", "Kafka admin requests (one batch each), by admin operation.",
+    ["operation"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 ADMIN_BATCH_SIZE = Histogram(
-    "kafkaops_admin_batch_size", "Items coalesced into one admin request.", ["operation"],
-    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500))
+    "kafkaops_admin_batch_size", "Items (topics, partitions, groups) carried by one admin request.", ["operation"],
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000))
 DRIFT_CORRECTIONS = Counter(
     "kafkaops_drift_corrections_total", "Topics corrected after a change made outside the operator.")
+LAG_COLLECTION_SECONDS = Histogram(
+    "kafkaops_lag_collection_duration_seconds", "One operator-wide lag collection for every due ConsumerApp.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+
+
+@contextlib.contextmanager
+def admin_request(operation: str, items: int) -> Iterator[None]:
+    """Count one admin request: its size and how long it took (failed ones too)."""
+    ADMIN_BATCH_SIZE.labels(operation).observe(items)
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        ADMIN_REQUEST_SECONDS.labels(operation).observe(time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class TopicSample:
+    namespace: str
+    kafkatopic: str
+    topic: str
+    partitions: int | None
+    replication_factor: int | None
+    ready: bool
+
+
+@dataclass(frozen=True)
+class GroupSample:
+    namespace: str
+    consumerapp: str
+    consumergroup: str
+    replicas: int
+    desired_replicas: int
+    lag: Mapping[tuple[str, int], int]  # per (topic, partition); empty while Kafka cannot be read
+    lag_seconds: float | None = None
+    members: int | None = None
+
+
+@dataclass(eq=False)  # registries keep collectors in a dict: identity, not value
+class StateCollector(Collector):
+    """Per-object gauges, read at scrape time from sources the running operator registers."""
+
+    topics: Callable[[], Iterable[TopicSample]] = field(default=lambda: ())
+    groups: Callable[[], Iterable[GroupSample]] = field(default=lambda: ())
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield from topic_families(_snapshot(self.topics))
+        yield from group_families(_snapshot(self.groups))
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return []  # the families depend on live state; an empty description keeps registration cheap
+
+
+def _snapshot(source: Callable[[], Iterable[T]]) -> list[T]:
+    """Scrapes run in the HTTP server's thread while the event loop updates the operator's
+    indexes; a read that races a change is simply read again."""
+    for _ in range(5):
+        try:
+            return list(source())
+        except RuntimeError:  # "dictionary changed size during iteration"
+            continue
+    return []
+
+
+def topic_families(samples: list[TopicSample]) -> list[GaugeMetricFamily]:
+    labels = ["namespace", "kafkatopic", "topic"]
+    partitions = GaugeMetricFamily("kafkaops_topic_partitions", "Partitions of the topic, as last observed.",
+                                   labels=labels)
+    replicas = GaugeMetricFamily("kafkaops_topic_replication_factor", "Replication factor, as last observed.",
+                                 labels=labels)
+    ready = GaugeMetricFamily("kafkaops_topic_ready", "1 when the KafkaTopic's Ready condition is True, else 0.",
+                              labels=labels)
+    for sample in samples:
+        values = [sample.namespace, sample.kafkatopic, sample.topic]
+        if sample.partitions is not None:
+            partitions.add_metric(values, sample.partitions)
+        if sample.replication_factor is not None:
+            replicas.add_metric(values, sample.replication_factor)
+        ready.add_metric(values, 1.0 if sample.ready else 0.0)
+    return [partitions, replicas, ready]
+
+
+def group_families(samples: list[GroupSample]) -> list[GaugeMetricFamily]:
+    lag = GaugeMetricFamily("kafka_consumergroup_lag", "Messages behind the log end, per partition "
+                            "(kafka_exporter's name).", labels=["consumergroup", "topic", "partition"])
+    lag_sum = GaugeMetricFamily("kafka_consumergroup_lag_sum", "Messages behind, summed over a topic's partitions "
+                                "(kafka_exporter's name).", labels=["consumergroup", "topic"])
+    seconds = GaugeMetricFamily("kafkaops_consumergroup_lag_seconds", "Estimated time lag of the group: the age "
+                                "of the oldest unconsumed message, in seconds.", labels=["consumergroup"])
+    members = GaugeMetricFamily("kafkaops_consumergroup_members", "Members of the consumer group.",
+                                labels=["consumergroup"])
+    replicas = GaugeMetricFamily("kafkaops_consumerapp_replicas", "Replicas of the ConsumerApp's Deployment.",
+                                 labels=["namespace", "consumerapp"])
+    desired = GaugeMetricFamily("kafkaops_consumerapp_desired_replicas", "Replicas the autoscaler decided on.",
+                                labels=["namespace", "consumerapp"])
+    seen: set[str] = set()
+    for sample in samples:
+        replicas.add_metric([sample.namespace, sample.consumerapp], sample.replicas)
+        desired.add_metric([sample.namespace, sample.consumerapp], sample.desired_replicas)
+        if sample.consumergroup in seen:  # two ConsumerApps naming one group: the group's series once
+            continue
+        seen.add(sample.consumergroup)
+        sums: dict[str, int] = {}
+        for (topic, partition), value in sorted(sample.lag.items()):
+            lag.add_metric([sample.consumergroup, topic, str(partition)], value)
+            sums[topic] = sums.get(topic, 0) + value
+        for topic, value in sums.items():
+            lag_sum.add_metric([sample.consumergroup, topic], value)
+        if sample.lag_seconds is not None:
+            seconds.add_metric([sample.consumergroup], sample.lag_seconds)
+        if sample.members is not None:
+            members.add_metric([sample.consumergroup], sample.members)
+    return [lag, lag_sum, seconds, members, replicas, desired]
+
+
+STATE = StateCollector()
+REGISTRY.register(STATE)

@@ -12,6 +12,7 @@
 | ``KAFKAOPS_REQUEST_TIMEOUT_SECONDS`` | ``30`` | admin request timeout |
 | ``KAFKAOPS_DELETION_TIMEOUT_SECONDS`` | ``300`` | how long deletion waits for an unreachable Kafka |
 | ``KAFKAOPS_MAX_CONCURRENT_RECONCILES`` | ``200`` | resources processed at once (caps memory) |
+| ``KAFKAOPS_METRICS_PORT`` | ``9090`` | Prometheus ``/metrics`` port; ``0`` turns it off |
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Settings(BaseModel):
     request_timeout_seconds: float = Field(30.0, gt=0)
     deletion_timeout_seconds: float = Field(300.0, ge=0)
     max_concurrent_reconciles: int = Field(200, ge=1)
+    metrics_port: int = Field(9090, ge=0, le=65535)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -48,7 +50,8 @@ class Settings(BaseModel):
                                 ("mutation_linger_ms", "KAFKAOPS_MUTATION_LINGER_MS"),
                                 ("request_timeout_seconds", "KAFKAOPS_REQUEST_TIMEOUT_SECONDS"),
                                 ("deletion_timeout_seconds", "KAFKAOPS_DELETION_TIMEOUT_SECONDS"),
-                                ("max_concurrent_reconciles", "KAFKAOPS_MAX_CONCURRENT_RECONCILES")):
+                                ("max_concurrent_reconciles", "KAFKAOPS_MAX_CONCURRENT_RECONCILES"),
+                                ("metrics_port", "KAFKAOPS_METRICS_PORT")):
             if env.get(variable):
                 values[field] = env[variable]
         return cls.model_validate(values)

@@ -12,6 +12,7 @@ from kubernetes import client, config
 from support import REPO, Topics, kubectl
 
 from kafkaops.harness.kafka import KafkaCluster
+from kafkaops.harness.procs import free_port
 
 # Short intervals so that drift, retries and bounded deletion show within a test's patience.
 OPERATOR_ENV = {"KAFKAOPS_DRIFT_INTERVAL_SECONDS": "2", "KAFKAOPS_DELETION_TIMEOUT_SECONDS": "6",
@@ -32,8 +33,20 @@ def api(kubeconfig_env: str) -> client.CustomObjectsApi:
 
 
 @pytest.fixture(scope="session")
-def operator(kafka: KafkaCluster, crds: None) -> Iterator[KopfRunner]:
-    os.environ.update(OPERATOR_ENV, KAFKAOPS_BOOTSTRAP_SERVERS=kafka.bootstrap_servers)
+def metrics_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def metrics_url(operator: KopfRunner, metrics_port: int) -> str:
+    """The running operator's Prometheus endpoint."""
+    return f"http://127.0.0.1:{metrics_port}/metrics"
+
+
+@pytest.fixture(scope="session")
+def operator(kafka: KafkaCluster, crds: None, metrics_port: int) -> Iterator[KopfRunner]:
+    os.environ.update(OPERATOR_ENV, KAFKAOPS_BOOTSTRAP_SERVERS=kafka.bootstrap_servers,
+                      KAFKAOPS_METRICS_PORT=str(metrics_port))
     args = ["run", "--standalone", "--all-namespaces", "-m", "kafkaops.handlers"]
     with KopfRunner(args, timeout=60) as runner:
         yield runner

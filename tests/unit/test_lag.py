@@ -56,3 +56,15 @@ def test_a_recreated_topic_resets_the_history():
     history.record(500, 1.0)
     history.record(10, 2.0)
     assert list(history.samples) == [(10, 2.0)]
+
+
+def test_committed_offsets_reader_speaks_the_same_connection_settings():
+    from kafkaops.kafka.group_offsets import python_client_config
+
+    config = python_client_config({"bootstrap.servers": "a:9092,b:9092", "security.protocol": "sasl_ssl",
+                                   "sasl.mechanisms": "SCRAM-SHA-512", "sasl.username": "u", "sasl.password": "p",
+                                   "ssl.ca.location": "/ca.pem", "logger": object()}, request_timeout=5)
+    assert config["bootstrap_servers"] == ["a:9092", "b:9092"]
+    assert (config["security_protocol"], config["sasl_mechanism"]) == ("SASL_SSL", "SCRAM-SHA-512")
+    assert (config["sasl_plain_username"], config["sasl_plain_password"], config["ssl_cafile"]) == ("u", "p", "/ca.pem")
+    assert config["request_timeout_ms"] == 5000 and "logger" not in config

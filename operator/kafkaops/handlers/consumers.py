@@ -20,7 +20,7 @@ from kafkaops.consumers.deployment import APP_LABEL, build_deployment, injected_
 from kafkaops.consumers.spec import ConsumerAppSpec, parse_consumer_spec
 from kafkaops.handlers.events import post_event
 from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable
-from kafkaops.metrics import RECONCILIATIONS
+from kafkaops.metrics import LAG_COLLECTION_SECONDS, RECONCILIATIONS, GroupSample
 from kafkaops.topics.spec import InvalidSpec
 
 PLURAL = "consumerapps"
@@ -109,12 +109,14 @@ async def apply(body: kopf.Body, meta: kopf.Meta, spec: kopf.Spec, status: kopf.
 
 
 class Scaler:
-    """The scaler loop's memory: lag history, stabilizers, and when each app was last polled."""
+    """The scaler loop's memory: lag history, stabilizers, when each app was last polled, and
+    what the last poll saw of each app (served to Prometheus)."""
 
     def __init__(self) -> None:
         self.collector = LagCollector()
         self.stabilizers: dict[tuple[str, str], Stabilizer] = {}
         self.polled: dict[tuple[str, str], float] = {}
+        self.samples: dict[tuple[str, str], GroupSample] = {}
 
     def due(self, apps: list[tuple[dict[str, Any], ConsumerAppSpec]], now: float
             ) -> list[tuple[dict[str, Any], ConsumerAppSpec]]:
@@ -125,6 +127,7 @@ class Scaler:
         for key in set(self.polled) - live:
             self.polled.pop(key, None)
             self.stabilizers.pop(key, None)
+            self.samples.pop(key, None)
             self.collector.forget(key)
 
 
@@ -166,7 +169,9 @@ async def scale_once(memo: kopf.Memo, index: kopf.Index, scaler: Scaler) -> None
                                                 3 * s.scaling.poll_interval_seconds)) for b, s in due]
     deployments = await _deployments()
     try:
-        reports: dict[tuple[str, str], GroupReport] | None = await scaler.collector.collect(memo.admin, queries, now)
+        with LAG_COLLECTION_SECONDS.time():
+            reports: dict[tuple[str, str], GroupReport] | None = await scaler.collector.collect(
+                memo.admin, queries, now)
         problem = ""
     except (KafkaUnavailable, KafkaRejected) as error:
         reports, problem = None, str(error)
@@ -184,12 +189,15 @@ async def _scale_app(body: dict[str, Any], spec: ConsumerAppSpec, deployment: An
     if deployment is None:
         return  # the apply handler has not created it yet (or it is being re-created)
     current = int(deployment.spec.replicas or 0)
+    group = spec.group(body["metadata"]["name"])
     new: dict[str, Any] = {"replicas": int(deployment.status.replicas or 0),
                            "readyReplicas": int(deployment.status.ready_replicas or 0)}
     if reports is None:
         new["conditions"] = set_condition(conditions, type_="Ready", status=False, reason="BrokerUnavailable",
                                           message=f"lag unknown, replicas left at {current}: {problem}",
                                           generation=generation)
+        scaler.samples[key] = GroupSample(*key, group, replicas=new["replicas"],
+                                          desired_replicas=int(status.get("desiredReplicas", current)), lag={})
     else:
         report = reports[key]
         policy = spec.scaling.policy()
@@ -199,10 +207,12 @@ async def _scale_app(body: dict[str, Any], spec: ConsumerAppSpec, deployment: An
         new.update(desiredReplicas=decision.replicas, totalLag=report.snapshot.total_lag,
                    lagSeconds=round(report.snapshot.lag_seconds, 1), partitions=report.snapshot.partitions,
                    groupState=report.state, members=report.members)
+        scaler.samples[key] = GroupSample(*key, group, replicas=new["replicas"],
+                                          desired_replicas=decision.replicas, lag=report.per_partition,
+                                          lag_seconds=report.snapshot.lag_seconds, members=report.members)
         new["conditions"] = set_condition(
             set_condition(conditions, type_="Ready", status=True, reason="LagCollected",
-                          message=f"group {spec.group(body['metadata']['name'])} lag {report.snapshot.total_lag}",
-                          generation=generation),
+                          message=f"group {group} lag {report.snapshot.total_lag}", generation=generation),
             type_="Scaling", status=decision.replicas != current, reason="ScaledUp" if decision.replicas > current
             else "ScaledDown" if decision.replicas < current else "Steady", message=decision.reason,
             generation=generation)
@@ -223,8 +233,7 @@ async def _set_replicas(namespace: str, name: str, replicas: int) -> None:
                             {"spec": {"replicas": replicas}}, field_manager="kafkaops-scaler")
 
 
-async def scaler_loop(memo: kopf.Memo, index: kopf.Index) -> None:
-    scaler = Scaler()
+async def scaler_loop(memo: kopf.Memo, index: kopf.Index, scaler: Scaler) -> None:
     while True:
         await asyncio.sleep(TICK_SECONDS)
         try:

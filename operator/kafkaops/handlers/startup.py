@@ -7,10 +7,11 @@ import logging
 from typing import Any
 
 import kopf
+from prometheus_client import start_http_server
 
-from kafkaops import GROUP
-from kafkaops.handlers.consumers import scaler_loop
-from kafkaops.handlers.topics import drift_loop
+from kafkaops import GROUP, metrics
+from kafkaops.handlers.consumers import Scaler, scaler_loop
+from kafkaops.handlers.topics import drift_loop, topic_samples
 from kafkaops.kafka.admin import KafkaAdmin
 from kafkaops.settings import Settings
 
@@ -38,9 +39,15 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
     memo.admin = KafkaAdmin(config.kafka_client_config(), linger=config.batch_linger_ms / 1000,
                             mutation_linger=config.mutation_linger_ms / 1000,
                             request_timeout=config.request_timeout_seconds)
+    scaler = Scaler()
     # Operator-wide loops (not kopf timers: those put a finalizer on every object).
     memo.background = [asyncio.create_task(drift_loop(memo, kafkatopic_index, topic_claims), name="drift-check"),
-                       asyncio.create_task(scaler_loop(memo, consumerapp_index), name="consumer-scaler")]
+                       asyncio.create_task(scaler_loop(memo, consumerapp_index, scaler), name="consumer-scaler")]
+    metrics.STATE.topics = lambda: topic_samples(kafkatopic_index)
+    metrics.STATE.groups = lambda: list(scaler.samples.values())
+    if config.metrics_port:
+        memo.metrics_server, _ = start_http_server(config.metrics_port)
+        logger.info("metrics on :%d/metrics", config.metrics_port)
     logger.info("kafkaops configured for Kafka at %s", config.bootstrap_servers)
 
 
@@ -49,3 +56,8 @@ async def stop_background(memo: kopf.Memo, **_: Any) -> None:
     for task in memo.get("background", []):
         task.cancel()
     await asyncio.gather(*memo.get("background", []), return_exceptions=True)
+    metrics.STATE.topics = metrics.STATE.groups = tuple
+    server = memo.get("metrics_server")
+    if server is not None:
+        server.shutdown()
+        server.server_close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -20,7 +20,7 @@ from kafkaops import GROUP, VERSION
 from kafkaops.conditions import find_condition, set_condition
 from kafkaops.handlers.events import post_event
 from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable
-from kafkaops.metrics import DRIFT_CORRECTIONS, RECONCILE_SECONDS, RECONCILIATIONS
+from kafkaops.metrics import DRIFT_CORRECTIONS, RECONCILE_SECONDS, RECONCILIATIONS, TopicSample
 from kafkaops.topics.ownership import (
     MANAGED_ANNOTATION,
     PAUSED_ANNOTATION,
@@ -86,6 +86,17 @@ def slim_body(body: Mapping[str, Any]) -> dict[str, Any]:
 @kopf.index(GROUP, VERSION, PLURAL)
 def kafkatopic_index(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[tuple[str, str], Any]:
     return {(namespace, name): slim_body(body)}
+
+
+def topic_samples(index: kopf.Index) -> Iterator[TopicSample]:
+    """What Prometheus sees of every KafkaTopic, read from the drift index at scrape time."""
+    for store in index.values():
+        for body in store:
+            meta, status = body["metadata"], body.get("status") or {}
+            ready = (find_condition(status.get("conditions") or [], "Ready") or {}).get("status") == "True"
+            yield TopicSample(meta["namespace"], meta["name"],
+                              status.get("topicName") or kafka_topic_name(meta["name"], body.get("spec") or {}),
+                              status.get("partitions"), status.get("replicationFactor"), ready)
 
 
 @kopf.index(GROUP, VERSION, PLURAL)

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicCollection, TopicPartition
+from confluent_kafka import KafkaException, TopicCollection, TopicPartition
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
@@ -30,6 +30,8 @@ from confluent_kafka.admin import (
 
 from kafkaops.kafka.batching import Batcher
 from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable, TopicMissing, translate
+from kafkaops.kafka.group_offsets import GroupOffsetsReader
+from kafkaops.metrics import admin_request
 from kafkaops.topics.plan import ObservedTopic
 
 # A KRaft controller accepts at most this many metadata records in one request.
@@ -74,6 +76,7 @@ class KafkaAdmin:
         config = dict(client_config)
         config.setdefault("logger", logging.getLogger("kafkaops.kafka.librdkafka"))
         self._client = AdminClient(config)
+        self._group_offsets = GroupOffsetsReader(client_config, request_timeout)
         self._timeout = request_timeout
         self._describe_topics = Batcher("describe_topics", self._send_describe_topics, linger=linger)
         self._describe_configs = Batcher("describe_configs", self._send_describe_configs, linger=linger)
@@ -145,11 +148,14 @@ class KafkaAdmin:
         if not partitions:
             return {}
         keys = [TopicPartition(t, p) for t, p in partitions]
-        earliest = self._call(self._client.list_offsets, {k: OffsetSpec.earliest() for k in keys},
-                              request_timeout=self._timeout)
-        latest = self._call(self._client.list_offsets, {k: OffsetSpec.latest() for k in keys},
-                            request_timeout=self._timeout)
-        starts, ends = await asyncio.gather(_settle(earliest, keys), _settle(latest, keys))
+
+        async def offsets(spec: OffsetSpec) -> list[Any]:
+            with admin_request("list_offsets", len(keys)):
+                futures = self._call(self._client.list_offsets, dict.fromkeys(keys, spec),
+                                     request_timeout=self._timeout)
+                return await _settle(futures, keys)
+
+        starts, ends = await asyncio.gather(offsets(OffsetSpec.earliest()), offsets(OffsetSpec.latest()))
         result = {}
         for key, start, end in zip(partitions, starts, ends, strict=True):
             for outcome in (start, end):
@@ -162,9 +168,11 @@ class KafkaAdmin:
         """(state, member count) of every group, in one describe_consumer_groups request."""
         if not groups:
             return {}
-        futures = self._call(self._client.describe_consumer_groups, list(groups), request_timeout=self._timeout)
+        with admin_request("describe_consumer_groups", len(groups)):
+            futures = self._call(self._client.describe_consumer_groups, list(groups), request_timeout=self._timeout)
+            outcomes = await _settle(futures, list(groups))
         result = {}
-        for group, outcome in zip(groups, await _settle(futures, list(groups)), strict=True):
+        for group, outcome in zip(groups, outcomes, strict=True):
             if isinstance(outcome, KafkaRejected | TopicMissing):
                 result[group] = ("Dead", 0)
             elif isinstance(outcome, BaseException):
@@ -173,23 +181,9 @@ class KafkaAdmin:
                 result[group] = (outcome.state.name.title().replace("_", ""), len(outcome.members))
         return result
 
-    async def committed_offsets(self, groups: Sequence[str], concurrency: int = 16
-                                ) -> dict[str, dict[tuple[str, int], int]]:
-        """Committed offsets of every group. confluent-kafka takes one group per request, so the
-        requests go out concurrently, at most ``concurrency`` at a time."""
-        limit = asyncio.Semaphore(concurrency)
-
-        async def one(group: str) -> dict[tuple[str, int], int]:
-            async with limit:
-                futures = self._call(self._client.list_consumer_group_offsets,
-                                     [ConsumerGroupTopicPartitions(group)], request_timeout=self._timeout)
-                (outcome,) = await _settle(futures, [group])
-            if isinstance(outcome, BaseException):
-                raise outcome
-            return {(tp.topic, tp.partition): tp.offset for tp in outcome.topic_partitions or [] if tp.offset >= 0}
-
-        offsets = await asyncio.gather(*(one(g) for g in groups))
-        return dict(zip(groups, offsets, strict=True))
+    async def committed_offsets(self, groups: Sequence[str]) -> dict[str, dict[tuple[str, int], int]]:
+        """Committed offsets of every group, batched per coordinator (see ``group_offsets``)."""
+        return await self._group_offsets.committed(groups)
 
     # ---- batched senders: one admin request per batch -----------------------------------
 

@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
-from kafkaops.metrics import ADMIN_BATCH_SIZE, ADMIN_REQUEST_SECONDS
+from kafkaops.metrics import admin_request
 
-log = logging.getLogger(__name__)
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 SendBatch = Callable[[Sequence[Item]], Awaitable[Sequence[Result | BaseException]]]
@@ -83,16 +80,12 @@ class Batcher(Generic[Item, Result]):
         return batch
 
     async def _run(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
-        ADMIN_BATCH_SIZE.labels(self.operation).observe(len(batch))
-        started = time.perf_counter()
-        try:
-            results: Sequence[Result | BaseException] = await self._send([item for item, _ in batch])
-        except Exception as error:  # the whole request failed: every caller learns why
-            results = [error] * len(batch)
-        finally:
-            elapsed = time.perf_counter() - started
-            ADMIN_REQUEST_SECONDS.labels(self.operation).observe(elapsed)
-            log.debug("%s: %d items in %.3fs", self.operation, len(batch), elapsed)
+        results: Sequence[Result | BaseException]
+        with admin_request(self.operation, len(batch)):
+            try:
+                results = await self._send([item for item, _ in batch])
+            except Exception as error:  # the whole request failed: every caller learns why
+                results = [error] * len(batch)
         for (_, future), result in zip(batch, results, strict=True):
             if future.done():  # the caller was cancelled meanwhile
                 continue

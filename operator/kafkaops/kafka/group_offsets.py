@@ -1,0 +1,122 @@
+"""Committed offsets of many consumer groups, read with kafka-python's admin client.
+
+Why not confluent-kafka here: librdkafka's ListConsumerGroupOffsets dereferences a NULL
+consumer-group handle when a broker answers NOT_COORDINATOR (librdkafka issue 5040, still in
+confluent-kafka 2.16.1): the whole operator segfaults whenever a group coordinator moves or a
+fresh cluster is still loading ``__consumer_offsets``. It also takes one group per request.
+kafka-python fails such a request with an exception, and batches every group a coordinator
+hosts into one OffsetFetch (v8, KIP-709): a collection cycle costs one FindCoordinator and one
+OffsetFetch per coordinator instead of one request per group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError as PyKafkaError
+
+from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable
+from kafkaops.metrics import admin_request
+
+# kafka-python logs its whole configuration (SASL password included) at DEBUG.
+logging.getLogger("kafka").setLevel(logging.WARNING)
+log = logging.getLogger(__name__)
+
+# librdkafka property -> kafka-python argument, for the connection settings both clients share.
+_PROPERTY_NAMES = {
+    "security.protocol": "security_protocol",
+    "sasl.mechanism": "sasl_mechanism",
+    "sasl.mechanisms": "sasl_mechanism",
+    "sasl.username": "sasl_plain_username",
+    "sasl.password": "sasl_plain_password",
+    "ssl.ca.location": "ssl_cafile",
+    "ssl.certificate.location": "ssl_certfile",
+    "ssl.key.location": "ssl_keyfile",
+    "ssl.key.password": "ssl_password",
+    "ssl.crl.location": "ssl_crlfile",
+}
+_IGNORED = frozenset({"bootstrap.servers", "logger", "client.id"})
+
+Offsets = dict[tuple[str, int], int]
+
+
+def python_client_config(client_config: Mapping[str, Any], request_timeout: float) -> dict[str, Any]:
+    """kafka-python arguments equivalent to a librdkafka configuration (the connection part)."""
+    config: dict[str, Any] = {"bootstrap_servers": str(client_config["bootstrap.servers"]).split(","),
+                              "client_id": "kafkaops-offsets", "request_timeout_ms": int(request_timeout * 1000),
+                              "bootstrap_timeout_ms": int(request_timeout * 1000)}
+    for key, value in client_config.items():
+        if key in _PROPERTY_NAMES:
+            config[_PROPERTY_NAMES[key]] = value.upper() if key == "security.protocol" else value
+        elif key not in _IGNORED:
+            log.debug("committed offsets: librdkafka property %s has no kafka-python equivalent", key)
+    return config
+
+
+class GroupOffsetsReader:
+    """One kafka-python admin client, created on first use and again after a failure."""
+
+    def __init__(self, client_config: Mapping[str, Any], request_timeout: float) -> None:
+        self._config = python_client_config(client_config, request_timeout)
+        self._client: KafkaAdminClient | None = None
+        self._lock = threading.Lock()  # one request at a time through the client
+
+    async def committed(self, groups: Sequence[str]) -> dict[str, Offsets]:
+        """Committed offsets of every group ({} for a group that never committed). One batched
+        request; if it fails for one group, every group is asked alone so the others still count."""
+        if not groups:
+            return {}
+        with admin_request("list_group_offsets", len(groups)):
+            try:
+                return await asyncio.to_thread(self._fetch, list(groups))
+            except KafkaRejected:
+                pass
+        answers = await asyncio.gather(*(self._one(group) for group in groups), return_exceptions=True)
+        result: dict[str, Offsets] = {}
+        for group, answer in zip(groups, answers, strict=True):
+            if isinstance(answer, KafkaUnavailable):
+                raise answer
+            if isinstance(answer, BaseException):
+                log.warning("committed offsets of group %s: %s", group, answer)
+                continue
+            result[group] = answer
+        return result
+
+    async def _one(self, group: str) -> Offsets:
+        with admin_request("list_group_offsets", 1):
+            return (await asyncio.to_thread(self._fetch, [group]))[group]
+
+    def _fetch(self, groups: list[str]) -> dict[str, Offsets]:
+        with self._lock:
+            try:
+                if self._client is None:
+                    self._client = KafkaAdminClient(**self._config)
+                answer = self._client.list_group_offsets(groups)
+            except PyKafkaError as error:
+                retriable = getattr(error, "retriable", False) or self._client is None
+                if retriable:
+                    self._reset()
+                    raise KafkaUnavailable(f"committed offsets: {error}") from error
+                raise KafkaRejected(type(error).__name__, str(error)) from error
+            except OSError as error:
+                self._reset()
+                raise KafkaUnavailable(f"committed offsets: {error}") from error
+        return {group: {(tp.topic, tp.partition): meta.offset for tp, meta in answer.get(group, {}).items()
+                        if meta.offset >= 0} for group in groups}
+
+    def _reset(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            try:
+                client.close()
+            except Exception as error:  # closing a broken client must not hide the real failure
+                log.debug("closing kafka-python admin client: %s", error)
+
+    def close(self) -> None:
+        with self._lock:
+            self._reset()

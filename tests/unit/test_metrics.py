@@ -1,0 +1,76 @@
+"""Per-object metrics come from the operator's state at scrape time: what it holds is exported,
+what it forgot (a deleted resource) is gone."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from kafkaops.metrics import GroupSample, StateCollector, TopicSample
+
+pytestmark = pytest.mark.unit
+
+
+def scrape(collector: StateCollector) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    registry = CollectorRegistry()
+    registry.register(collector)
+    series: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(generate_latest(registry).decode()):
+        for sample in family.samples:
+            series.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+    return series
+
+
+def test_topic_series_follow_the_kafkatopics_held():
+    topics = [TopicSample("ns", "user-events", "user_events", 3, 1, True),
+              TopicSample("ns", "broken", "broken", None, None, False)]
+    collector = StateCollector(topics=lambda: topics)
+    series = scrape(collector)
+    labels = (("kafkatopic", "user-events"), ("namespace", "ns"), ("topic", "user_events"))
+    assert series["kafkaops_topic_partitions"] == {labels: 3}  # unknown partitions: no series, not 0
+    assert series["kafkaops_topic_replication_factor"] == {labels: 1}
+    assert series["kafkaops_topic_ready"][labels] == 1
+    assert series["kafkaops_topic_ready"][(("kafkatopic", "broken"), ("namespace", "ns"), ("topic", "broken"))] == 0
+    topics.pop()
+    topics.pop()
+    assert "kafkaops_topic_ready" not in scrape(collector)
+
+
+def test_group_series_sum_per_topic_and_appear_once_per_group():
+    lag = {("orders", 0): 5, ("orders", 1): 7, ("refunds", 0): 1}
+    samples = [GroupSample("a", "processor", "orders-group", 3, 4, lag, lag_seconds=12.5, members=3),
+               GroupSample("b", "processor-copy", "orders-group", 1, 1, lag, lag_seconds=12.5, members=3)]
+    series = scrape(StateCollector(groups=lambda: samples))
+    assert series["kafka_consumergroup_lag"][
+        (("consumergroup", "orders-group"), ("partition", "1"), ("topic", "orders"))] == 7
+    assert len(series["kafka_consumergroup_lag"]) == 3
+    assert series["kafka_consumergroup_lag_sum"] == {
+        (("consumergroup", "orders-group"), ("topic", "orders")): 12,
+        (("consumergroup", "orders-group"), ("topic", "refunds")): 1}
+    assert series["kafkaops_consumergroup_lag_seconds"] == {(("consumergroup", "orders-group"),): 12.5}
+    assert series["kafkaops_consumergroup_members"] == {(("consumergroup", "orders-group"),): 3}
+    assert series["kafkaops_consumerapp_replicas"] == {
+        (("consumerapp", "processor"), ("namespace", "a")): 3,
+        (("consumerapp", "processor-copy"), ("namespace", "b")): 1}
+    assert series["kafkaops_consumerapp_desired_replicas"][(("consumerapp", "processor"), ("namespace", "a"))] == 4
+
+
+def test_unknown_lag_exports_replicas_but_no_lag():
+    samples = [GroupSample("a", "logs", "logs", 2, 2, {})]
+    series = scrape(StateCollector(groups=lambda: samples))
+    assert "kafka_consumergroup_lag" not in series and "kafkaops_consumergroup_lag_seconds" not in series
+    assert series["kafkaops_consumerapp_replicas"] == {(("consumerapp", "logs"), ("namespace", "a")): 2}
+
+
+def test_a_source_changing_while_read_is_read_again():
+    calls = []
+
+    def racing():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("dictionary changed size during iteration")
+        return [TopicSample("ns", "t", "t", 1, 1, True)]
+
+    assert scrape(StateCollector(topics=racing))["kafkaops_topic_partitions"]
+    assert len(calls) == 2
