@@ -41,7 +41,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
     # Operator-wide loops (not kopf timers: those put a finalizer on every object).
     memo.background = [asyncio.create_task(drift_loop(memo, kafkatopic_index, topic_claims), name="drift-check"),
                        asyncio.create_task(scaler_loop(memo, consumerapp_index), name="consumer-scaler")]
-    logger.info("kafkaops configured for Kafka at %s", config.bootstrap_servers)
+    logger.info("%s", config.startup_summary())  # secrets redacted
 
 
 @kopf.on.cleanup()
