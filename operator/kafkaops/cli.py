@@ -101,7 +101,7 @@ async def _diff(args: argparse.Namespace) -> int:
     return exit_code(diffs, loaded.problems)
 
 
-def parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kafkaops", description="Kafka topics and consumers on Kubernetes.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -149,7 +149,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     if args.command == "version":
         print(f"kafkaops {__version__}")
         return 0
