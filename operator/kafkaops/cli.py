@@ -131,8 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--verbose", action="store_true", help="debug logging")
 
     diff = sub.add_parser("diff", help="show what applying KafkaTopic manifests would change on the broker",
-                          description="Show what applying KafkaTopic manifests would change on the Kafka cluster, "
-                                      "checked by the broker (validate_only) without changing anything.",
+                          description="Show what applying KafkaTopic manifests would change on the Kafka\n"
+                                      "cluster, checked by the broker (validate_only) without changing anything.",
                           epilog=_DIFF_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     diff.add_argument("-f", "--filename", dest="file", action="append", required=True, metavar="FILE|DIR",
                       help="manifest file, directory (recursive: *.yaml, *.yml, *.json) or - for stdin; repeatable")
