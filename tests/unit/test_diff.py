@@ -159,6 +159,8 @@ def test_two_manifests_naming_one_topic():
     first, second = manifest(name="a", source="a.yaml"), manifest(name="b", source="b.yaml")
     assert duplicate_errors([first, second, manifest(topic="other")]) == {
         1: "topic 't' is also named by KafkaTopic ns/a (a.yaml); only one KafkaTopic can own a topic"}
+    assert duplicate_errors([first, manifest(name="a", source="copy.yaml")]) == {
+        1: "KafkaTopic ns/a is given twice (also in a.yaml)"}
 
 
 # ---- exit code and rendering ------------------------------------------------------------------

@@ -212,7 +212,9 @@ def duplicate_errors(manifests: Sequence[Manifest]) -> dict[int, str]:
     for index, manifest in enumerate(manifests):
         if manifest.topic in first:
             other = first[manifest.topic]
-            errors[index] = (f"topic {manifest.topic!r} is also named by KafkaTopic {other.ref} ({other.source}); "
+            errors[index] = (f"KafkaTopic {manifest.ref} is given twice (also in {other.source})"
+                             if other.ref == manifest.ref else
+                             f"topic {manifest.topic!r} is also named by KafkaTopic {other.ref} ({other.source}); "
                              "only one KafkaTopic can own a topic")
         else:
             first[manifest.topic] = manifest
