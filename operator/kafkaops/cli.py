@@ -1,17 +1,33 @@
-"""The ``kafkaops`` command line."""
+"""The ``kafkaops`` command line: ``run`` (the operator), ``diff`` (review manifests), ``version``.
+
+``run``'s flags set the same environment variables as the Helm chart; Settings reads them in
+one place, so a flag and a chart value can never mean different things. A flag wins over env.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import ctypes
+import json
 import logging
 import os
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 from kafkaops import __version__
+from kafkaops.settings import Settings
 
 _M_ARENA_MAX = -8
+_DIFF_EPILOG = """\
+exit status: 0 nothing would change, 2 applying would change the broker, 1 error (a manifest that
+the operator would refuse, a change the broker rejects, Kafka unreachable within --timeout).
+Config keys set on a topic but absent from its manifest are listed as "unmanaged (kept)": the
+operator leaves them alone, unless the KafkaTopic owned them before (then it resets them to the
+broker default, which a manifest alone cannot show).
+"""
 
 
 def _limit_malloc_arenas(arenas: int = 2) -> None:
@@ -21,39 +37,126 @@ def _limit_malloc_arenas(arenas: int = 2) -> None:
         ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, arenas)
 
 
+def flags_to_env(args: argparse.Namespace, env: MutableMapping[str, str]) -> None:
+    """Flags set the chart's environment variables (the flag wins)."""
+    for variable, value in (("KAFKAOPS_BOOTSTRAP_SERVERS", args.bootstrap_servers),
+                            ("KAFKAOPS_NAMESPACES", ",".join(args.namespace) if args.namespace else None),
+                            ("KAFKAOPS_DRIFT_INTERVAL_SECONDS", args.drift_interval),
+                            ("KAFKAOPS_METRICS_PORT", args.metrics_port),
+                            ("KAFKAOPS_LIVENESS_ENDPOINT", args.liveness),
+                            ("KAFKAOPS_LOG_FORMAT", args.log_format),
+                            ("KAFKAOPS_MAX_CONCURRENT_RECONCILES", args.max_concurrent_reconciles),
+                            ("KAFKAOPS_PEERING", "true" if args.peering else None)):
+        if value is not None:
+            env[variable] = str(value)
+
+
+def kopf_run_options(settings: Settings) -> dict[str, Any]:
+    """``kopf.run`` arguments from the settings, whether they came from flags or the environment."""
+    return {"clusterwide": not settings.namespaces, "namespaces": list(settings.namespaces),
+            "standalone": not settings.peering, "liveness_endpoint": settings.liveness_endpoint}
+
+
 def _run(args: argparse.Namespace) -> int:
     _limit_malloc_arenas()
-    for variable, value in (("KAFKAOPS_BOOTSTRAP_SERVERS", args.bootstrap_servers),
-                            ("KAFKAOPS_DRIFT_INTERVAL_SECONDS", args.drift_interval)):
-        if value is not None:
-            os.environ[variable] = str(value)
+    flags_to_env(args, os.environ)
+    from kafkaops.logs import configure_logging
+
+    settings = Settings.from_env()  # fails fast on a bad value, before kopf starts
+    configure_logging(settings.log_format, args.verbose, settings.secret_values())
     import kopf
 
     import kafkaops.handlers  # noqa: F401  (registers the handlers)
 
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    kopf.run(clusterwide=not args.namespace, namespaces=args.namespace or (),
-             standalone=not args.peering, liveness_endpoint=args.liveness)
+    kopf.run(**kopf_run_options(settings))
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+async def _diff(args: argparse.Namespace) -> int:
+    from kafkaops.kafka.admin import KafkaAdmin
+    from kafkaops.kafka.errors import KafkaUnavailable
+    from kafkaops.topics.diff import compute_diffs, exit_code, load_paths, render_json, render_text
+
+    loaded = load_paths(args.file, sys.stdin.read() if "-" in args.file else None)
+    for note in loaded.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.bootstrap_servers:
+        os.environ["KAFKAOPS_BOOTSTRAP_SERVERS"] = args.bootstrap_servers
+    settings = Settings.from_env()
+    diffs = []
+    if loaded.manifests:
+        admin = KafkaAdmin(settings.kafka_client_config(), linger=0.01, mutation_linger=0.01,
+                           request_timeout=args.timeout)
+        try:
+            diffs = await asyncio.wait_for(compute_diffs(admin, loaded.manifests), timeout=args.timeout * 3)
+        except (KafkaUnavailable, TimeoutError) as error:
+            message = f"cannot reach Kafka at {settings.bootstrap_servers} within {args.timeout:g}s: " \
+                      f"{error or 'timed out'}"
+            print(f"error: {message}", file=sys.stderr)
+            if args.output == "json":
+                print(json.dumps({"error": message, "exitCode": 1}))
+            return 1
+    render = render_json if args.output == "json" else render_text
+    sys.stdout.write(render(diffs, loaded.problems))
+    return exit_code(diffs, loaded.problems)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kafkaops", description="Kafka topics and consumers on Kubernetes.")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the operator")
-    run.add_argument("--bootstrap-servers", help="Kafka bootstrap servers (env KAFKAOPS_BOOTSTRAP_SERVERS)")
-    run.add_argument("--namespace", action="append", help="watch only this namespace (repeatable); "
-                     "default: all namespaces")
-    run.add_argument("--drift-interval", type=float, help="seconds between drift checks (default 300)")
-    run.add_argument("--liveness", default=None, help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
-    run.add_argument("--peering", action="store_true", help="use kopf peering (several replicas)")
-    run.add_argument("--verbose", action="store_true")
+
+    run = sub.add_parser("run", help="run the operator",
+                         description="Run the operator with the current kubeconfig or in-cluster credentials. "
+                                     "Every flag sets the environment variable named in its help (the Helm "
+                                     "chart sets the same variables); a flag wins over the environment.")
+    run.add_argument("--bootstrap-servers", metavar="HOST:PORT[,...]",
+                     help="Kafka bootstrap servers (env KAFKAOPS_BOOTSTRAP_SERVERS; default localhost:9092)")
+    run.add_argument("--namespace", action="append", metavar="NS",
+                     help="watch only this namespace, repeatable (env KAFKAOPS_NAMESPACES, comma-separated; "
+                          "default: all namespaces)")
+    run.add_argument("--drift-interval", type=float, metavar="SECONDS",
+                     help="seconds between drift checks (env KAFKAOPS_DRIFT_INTERVAL_SECONDS; default 300)")
+    run.add_argument("--metrics-port", type=int, metavar="PORT",
+                     help="Prometheus metrics port, 0 disables (env KAFKAOPS_METRICS_PORT; default 9090)")
+    run.add_argument("--liveness", metavar="URL",
+                     help="kopf liveness endpoint, e.g. http://0.0.0.0:8080/healthz "
+                          "(env KAFKAOPS_LIVENESS_ENDPOINT; default off)")
+    run.add_argument("--log-format", choices=("text", "json"),
+                     help="log format (env KAFKAOPS_LOG_FORMAT; default text)")
+    run.add_argument("--max-concurrent-reconciles", type=int, metavar="N",
+                     help="resources processed at once (env KAFKAOPS_MAX_CONCURRENT_RECONCILES; default 200)")
+    run.add_argument("--peering", action="store_true", default=None,
+                     help="kopf peering: several replicas, one active (env KAFKAOPS_PEERING=true; "
+                          "default standalone)")
+    run.add_argument("--verbose", action="store_true", help="debug logging")
+
+    diff = sub.add_parser("diff", help="show what applying KafkaTopic manifests would change on the broker",
+                          description="Show what applying KafkaTopic manifests would change on the Kafka\n"
+                                      "cluster, checked by the broker (validate_only) without changing anything.",
+                          epilog=_DIFF_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    diff.add_argument("-f", "--filename", dest="file", action="append", required=True, metavar="FILE|DIR",
+                      help="manifest file, directory (recursive: *.yaml, *.yml, *.json) or - for stdin; repeatable")
+    diff.add_argument("--bootstrap-servers", metavar="HOST:PORT[,...]",
+                      help="Kafka bootstrap servers (default: env KAFKAOPS_BOOTSTRAP_SERVERS, else "
+                           "localhost:9092); KAFKAOPS_KAFKA_<PROPERTY> variables apply as for run")
+    diff.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
+    diff.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                      help="give up on an unreachable Kafka after this long (default 10)")
+    diff.add_argument("--verbose", action="store_true", help="show the Kafka client's own log")
+
     sub.add_parser("version", help="print the version")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.command == "version":
         print(f"kafkaops {__version__}")
         return 0
+    if args.command == "diff":
+        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.CRITICAL,
+                            format="%(levelname)s %(name)s: %(message)s")
+        return asyncio.run(_diff(args))
     return _run(args)
 
 

@@ -6,35 +6,53 @@
 | ``KAFKAOPS_BOOTSTRAP_SERVERS`` (or ``KAFKA_BOOTSTRAP_SERVERS``) | ``localhost:9092`` | Kafka cluster |
 | ``KAFKAOPS_KAFKA_<PROPERTY>`` | | any librdkafka property: ``KAFKAOPS_KAFKA_SECURITY_PROTOCOL`` sets |
 |   | | ``security.protocol`` |
+| ``KAFKAOPS_NAMESPACES`` | all namespaces | comma-separated namespaces to watch |
 | ``KAFKAOPS_DRIFT_INTERVAL_SECONDS`` | ``300`` | how often every topic is compared with the broker |
 | ``KAFKAOPS_BATCH_LINGER_MS`` | ``50`` | how long describe/alter requests wait to be coalesced |
 | ``KAFKAOPS_MUTATION_LINGER_MS`` | ``100`` | the same for topic creation, partition growth, deletion |
 | ``KAFKAOPS_REQUEST_TIMEOUT_SECONDS`` | ``30`` | admin request timeout |
 | ``KAFKAOPS_DELETION_TIMEOUT_SECONDS`` | ``300`` | how long deletion waits for an unreachable Kafka |
 | ``KAFKAOPS_MAX_CONCURRENT_RECONCILES`` | ``200`` | resources processed at once (caps memory) |
-| ``KAFKAOPS_METRICS_PORT`` | ``9090`` | Prometheus ``/metrics`` port; ``0`` turns it off |
+| ``KAFKAOPS_METRICS_PORT`` | ``9090`` | Prometheus metrics port; ``0`` disables the endpoint |
+| ``KAFKAOPS_LIVENESS_ENDPOINT`` | off | kopf's liveness endpoint, e.g. ``http://0.0.0.0:8080/healthz`` |
+| ``KAFKAOPS_LOG_FORMAT`` | ``text`` | ``text`` or ``json`` (one JSON object per line) |
+| ``KAFKAOPS_PEERING`` | ``false`` | ``true``: kopf peering (several replicas, one active) |
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 _KAFKA_PREFIX = "KAFKAOPS_KAFKA_"
+REDACTED = "***"
+# librdkafka properties whose values are secrets: sasl.password, ssl.key.password, ssl.keystore.password,
+# ssl.key.pem, sasl.oauthbearer.client.secret, sasl.oauthbearer.config (may carry a token), ...
+_SECRET_PROPERTY = re.compile(r"password|secret|key|token|credential|sasl\.oauthbearer\.config|sasl\.jaas", re.I)
+
+
+def is_secret_property(name: str) -> bool:
+    return bool(_SECRET_PROPERTY.search(name))
 
 
 class Settings(BaseModel):
     bootstrap_servers: str = "localhost:9092"
     kafka_properties: dict[str, str] = Field(default_factory=dict)
+    namespaces: tuple[str, ...] = ()  # empty: all namespaces
     drift_interval_seconds: float = Field(300.0, gt=0)
     batch_linger_ms: float = Field(50.0, ge=0)
     mutation_linger_ms: float = Field(100.0, ge=0)
     request_timeout_seconds: float = Field(30.0, gt=0)
     deletion_timeout_seconds: float = Field(300.0, ge=0)
     max_concurrent_reconciles: int = Field(200, ge=1)
-    metrics_port: int = Field(9090, ge=0, le=65535)
+    metrics_port: int = Field(9090, ge=0, le=65535)  # 0: no metrics endpoint
+    liveness_endpoint: str | None = None
+    log_format: Literal["text", "json"] = "text"
+    peering: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -44,6 +62,7 @@ class Settings(BaseModel):
             or "localhost:9092",
             "kafka_properties": {key.removeprefix(_KAFKA_PREFIX).lower().replace("_", "."): value
                                  for key, value in env.items() if key.startswith(_KAFKA_PREFIX)},
+            "namespaces": tuple(ns.strip() for ns in env.get("KAFKAOPS_NAMESPACES", "").split(",") if ns.strip()),
         }
         for field, variable in (("drift_interval_seconds", "KAFKAOPS_DRIFT_INTERVAL_SECONDS"),
                                 ("batch_linger_ms", "KAFKAOPS_BATCH_LINGER_MS"),
@@ -51,11 +70,38 @@ class Settings(BaseModel):
                                 ("request_timeout_seconds", "KAFKAOPS_REQUEST_TIMEOUT_SECONDS"),
                                 ("deletion_timeout_seconds", "KAFKAOPS_DELETION_TIMEOUT_SECONDS"),
                                 ("max_concurrent_reconciles", "KAFKAOPS_MAX_CONCURRENT_RECONCILES"),
-                                ("metrics_port", "KAFKAOPS_METRICS_PORT")):
+                                ("metrics_port", "KAFKAOPS_METRICS_PORT"),
+                                ("liveness_endpoint", "KAFKAOPS_LIVENESS_ENDPOINT"),
+                                ("log_format", "KAFKAOPS_LOG_FORMAT"),
+                                ("peering", "KAFKAOPS_PEERING")):
             if env.get(variable):
                 values[field] = env[variable]
         return cls.model_validate(values)
 
     def kafka_client_config(self) -> dict[str, str]:
-        """librdkafka configuration for the admin client (security settings included)."""
+        """librdkafka configuration for the admin client (security settings included). Never log
+        this: log ``redacted()``."""
         return {**self.kafka_properties, "bootstrap.servers": self.bootstrap_servers}
+
+    def redacted(self) -> dict[str, str]:
+        """The Kafka client config with every secret property replaced by ``***``: safe to log."""
+        return {key: REDACTED if is_secret_property(key) else value
+                for key, value in self.kafka_client_config().items()}
+
+    def secret_values(self) -> frozenset[str]:
+        """The secret values themselves, so that log output can be scrubbed of them wherever they appear."""
+        return frozenset(value for key, value in self.kafka_properties.items() if is_secret_property(key) and value)
+
+    def startup_summary(self) -> str:
+        """The one line the operator logs when it starts (secrets redacted)."""
+        namespaces = ",".join(self.namespaces) or "all namespaces"
+        return (f"kafkaops configured: Kafka client {self.redacted()}, watching {namespaces}, "
+                f"drift interval {self.drift_interval_seconds:g}s, metrics port {self.metrics_port or 'off'}, "
+                f"max concurrent reconciles {self.max_concurrent_reconciles}")
+
+    def __repr_args__(self) -> Any:
+        """Settings printed or logged as a whole show redacted Kafka properties."""
+        for name, value in super().__repr_args__():
+            if name == "kafka_properties":
+                value = {k: REDACTED if is_secret_property(k) else v for k, v in value.items()}
+            yield name, value

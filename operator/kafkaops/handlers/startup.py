@@ -48,7 +48,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
     if config.metrics_port:
         memo.metrics_server, _ = start_http_server(config.metrics_port)
         logger.info("metrics on :%d/metrics", config.metrics_port)
-    logger.info("kafkaops configured for Kafka at %s", config.bootstrap_servers)
+    logger.info("%s", config.startup_summary())  # secrets redacted
 
 
 @kopf.on.cleanup()

@@ -124,6 +124,18 @@ class KafkaAdmin:
         except TopicMissing:
             return
 
+    # ---- dry runs (``kafkaops diff``): the broker checks the request, changes nothing -------
+
+    async def validate_creations(self, creations: Sequence[TopicCreation]) -> list[Exception | None]:
+        """Per creation: None if the broker would accept it, else the translated rejection. One request."""
+        return await self._send_create_topics(creations, validate_only=True) if creations else []
+
+    async def validate_partition_growth(self, requests: Sequence[tuple[str, int]]) -> list[Exception | None]:
+        return await self._send_create_partitions(requests, validate_only=True) if requests else []
+
+    async def validate_config_changes(self, changes: Sequence[ConfigChange]) -> list[Exception | None]:
+        return await self._send_alter_configs(changes, validate_only=True) if changes else []
+
     async def list_topic_names(self) -> set[str]:
         metadata = await asyncio.to_thread(self._client.list_topics, timeout=self._timeout)
         return {name for name in metadata.topics if not name.startswith("__")}
@@ -202,7 +214,8 @@ class KafkaAdmin:
         by_name = dict(zip(unique, settled, strict=True))
         return [by_name[n] for n in names]
 
-    async def _send_create_topics(self, creations: Sequence[TopicCreation]) -> list[Any]:
+    async def _send_create_topics(self, creations: Sequence[TopicCreation], validate_only: bool = False
+                                  ) -> list[Any]:
         first: dict[str, TopicCreation] = {}
         for creation in creations:
             first.setdefault(creation.name, creation)
@@ -210,23 +223,25 @@ class KafkaAdmin:
                                replication_factor=c.replication_factor or -1, config=dict(c.config))
                       for c in first.values()]
         futures = self._call(self._client.create_topics, new_topics, operation_timeout=self._timeout,
-                             request_timeout=self._timeout)
+                             request_timeout=self._timeout, validate_only=validate_only)
         by_name = dict(zip(first, await _settle(futures, list(first)), strict=True))
         return [by_name[c.name] if first[c.name] is c
                 else KafkaRejected("TopicAlreadyExists", f"topic {c.name!r} is being created by another request")
                 for c in creations]
 
-    async def _send_create_partitions(self, requests: Sequence[tuple[str, int]]) -> list[Any]:
+    async def _send_create_partitions(self, requests: Sequence[tuple[str, int]], validate_only: bool = False
+                                      ) -> list[Any]:
         totals: dict[str, int] = {}
         for name, total in requests:
             totals[name] = max(total, totals.get(name, 0))
         futures = self._call(self._client.create_partitions,
                              [NewPartitions(n, t) for n, t in totals.items()],
-                             operation_timeout=self._timeout, request_timeout=self._timeout)
+                             operation_timeout=self._timeout, request_timeout=self._timeout,
+                             validate_only=validate_only)
         by_name = dict(zip(totals, await _settle(futures, list(totals)), strict=True))
         return [by_name[name] for name, _ in requests]
 
-    async def _send_alter_configs(self, changes: Sequence[ConfigChange]) -> list[Any]:
+    async def _send_alter_configs(self, changes: Sequence[ConfigChange], validate_only: bool = False) -> list[Any]:
         merged: dict[str, list[ConfigEntry]] = {}
         for change in changes:
             entries = merged.setdefault(change.name, [])
@@ -237,7 +252,7 @@ class KafkaAdmin:
         resources = {name: ConfigResource(ResourceType.TOPIC, name, incremental_configs=entries)
                      for name, entries in merged.items()}
         futures = self._call(self._client.incremental_alter_configs, list(resources.values()),
-                             request_timeout=self._timeout)
+                             request_timeout=self._timeout, validate_only=validate_only)
         keys = list(resources.values())
         by_name = dict(zip(resources, await _settle(futures, keys), strict=True))
         return [by_name[c.name] for c in changes]

@@ -1,0 +1,285 @@
+"""Benchmark: lag collection for many ConsumerApps, and one app through a scale-up and scale-down.
+
+    .venv/bin/python bench/lag.py --apps 500 --partitions 12
+    .venv/bin/python bench/lag.py --apps 50 --cycles 5 --plot docs/lag-scaling.png   # quick look
+
+One harness run (one KRaft broker, one API server with kwok pods):
+1. ``--apps`` topics of ``--partitions`` partitions, a few messages in each, and one consumer
+   group per topic with offsets committed part of the way (so every app has lag to compute).
+2. Raw: the admin calls one collection needs, made directly on the same broker (describe the
+   topics, list_offsets earliest and latest for every partition, describe_consumer_groups, the
+   committed offsets of every group), timed per cycle.
+3. Operator: ``python -m kafkaops run`` as its own process, ``--apps`` ConsumerApps applied;
+   each collection cycle is read from the operator's own /metrics (the lag-collection histogram
+   and the admin-request counts move once per cycle), with the operator's CPU and peak RSS.
+4. With ``--plot``: one more app, a backlog produced, consumed in steps (offsets committed),
+   its lag and replicas sampled from status and drawn to a PNG.
+Prints medians and the operator/raw ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicCollection, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+from kafka.admin import KafkaAdminClient
+from kafka.structs import OffsetAndMetadata
+from kafka.structs import TopicPartition as PyTopicPartition
+from kubernetes import client, config
+from prometheus_client.parser import text_string_to_metric_families
+
+from kafkaops.harness.demo import kubectl_path
+from kafkaops.harness.kafka import start_kafka
+from kafkaops.harness.kube import start_kube
+from kafkaops.harness.procs import Service, free_port
+
+REPO = Path(__file__).resolve().parents[1]
+GROUP, VERSION, PLURAL = "kafkaops.io", "v1alpha1", "consumerapps"
+TEMPLATE = {"spec": {"containers": [{"name": "consumer", "image": "example.com/consumer:1"}]}}
+MESSAGES_PER_PARTITION = 20
+COMMITTED_PER_PARTITION = 5
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def prepare(bootstrap: str, topics: list[str], partitions: int) -> None:
+    """Topics with messages, and each topic's group committed part of the way."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(t, partitions, 1) for t in topics], operation_timeout=120).values():
+        future.result()
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
+    for topic in topics:
+        for partition in range(partitions):
+            for i in range(MESSAGES_PER_PARTITION):
+                producer.produce(topic, value=b"%d" % i, partition=partition)
+        producer.poll(0)
+    assert producer.flush(120) == 0
+    offsets = KafkaAdminClient(bootstrap_servers=bootstrap)
+    for topic in topics:
+        offsets.alter_group_offsets(f"{topic}-group", {
+            PyTopicPartition(topic, p): OffsetAndMetadata(COMMITTED_PER_PARTITION, "", -1) for p in range(partitions)})
+    offsets.close()
+
+
+def raw_cycle(admin: AdminClient, offsets: KafkaAdminClient, topics: list[str], partitions: int) -> float:
+    """The admin calls one collection needs, made directly: the floor the operator is held to."""
+    started = time.perf_counter()
+    for future in admin.describe_topics(TopicCollection(topics)).values():
+        future.result()
+    keys = [TopicPartition(t, p) for t in topics for p in range(partitions)]
+    for spec in (OffsetSpec.earliest(), OffsetSpec.latest()):
+        for future in admin.list_offsets(dict.fromkeys(keys, spec)).values():
+            future.result()
+    groups = [f"{t}-group" for t in topics]
+    for future in admin.describe_consumer_groups(groups).values():
+        future.result()
+    offsets.list_group_offsets(groups)
+    return time.perf_counter() - started
+
+
+def raw_cycle_one_group_per_call(admin: AdminClient, groups: list[str]) -> float:
+    """confluent-kafka's committed offsets, one group per request, all in flight together (what
+    the operator would do with librdkafka alone); shown for comparison."""
+    started = time.perf_counter()
+    futures = [admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(g)]) for g in groups]
+    for batch in futures:
+        for future in batch.values():
+            future.result()
+    return time.perf_counter() - started
+
+
+def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def requests_by_operation(sample: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> dict[str, float]:
+    return {dict(labels)["operation"]: value for (name, labels), value in sample.items()
+            if name == "kafkaops_admin_request_duration_seconds_count"}
+
+
+def operator_cycles(url: str, cycles: int, pid: int, timeout: float) -> list[tuple[float, dict[str, float], float]]:
+    """(cycle seconds, admin requests by operation, operator CPU seconds) of the next ``cycles``
+    collections, each read as the step of the lag-collection histogram's count."""
+    key_count = ("kafkaops_lag_collection_duration_seconds_count", ())
+    key_sum = ("kafkaops_lag_collection_duration_seconds_sum", ())
+    before = scrape(url)
+    cpu = cpu_seconds(pid)
+    results = []
+    deadline = time.monotonic() + timeout
+    while len(results) < cycles and time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = scrape(url)
+        if now.get(key_count, 0) == before.get(key_count, 0):
+            continue
+        steps = now[key_count] - before.get(key_count, 0)
+        old, new = requests_by_operation(before), requests_by_operation(now)
+        requests = {op: (new[op] - old.get(op, 0)) / steps for op in new if new[op] != old.get(op, 0)}
+        cycle_cpu = cpu_seconds(pid)
+        results.append(((now[key_sum] - before.get(key_sum, 0)) / steps, requests, (cycle_cpu - cpu) / steps))
+        before, cpu = now, cycle_cpu
+    return results
+
+
+def apply_apps(namespace: str, topics: list[str], poll_seconds: int) -> None:
+    api = client.CustomObjectsApi()
+    client.CoreV1Api().create_namespace({"metadata": {"name": namespace}})
+    bodies = [{"apiVersion": f"{GROUP}/{VERSION}", "kind": "ConsumerApp", "metadata": {"name": t.replace("_", "-")},
+               "spec": {"groupId": f"{t}-group", "topics": [t], "template": TEMPLATE, "autoOffsetReset": "earliest",
+                        "scaling": {"minReplicas": 1, "maxReplicas": 12, "lagThreshold": 1_000_000,
+                                    "pollIntervalSeconds": poll_seconds}}} for t in topics]
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda b: api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, b), bodies))
+
+
+def plot_scaling(bootstrap: str, namespace: str, path: Path) -> None:
+    """One app through a scale-up and a scale-down, sampled from its status, drawn to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    topic, partitions, backlog = "plotted_orders", 12, 600
+    AdminClient({"bootstrap.servers": bootstrap}).create_topics([NewTopic(topic, partitions, 1)])[topic].result()
+    api = client.CustomObjectsApi()
+    api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, {
+        "apiVersion": f"{GROUP}/{VERSION}", "kind": "ConsumerApp", "metadata": {"name": "plotted"},
+        "spec": {"groupId": "plotted", "topics": [topic], "template": TEMPLATE, "autoOffsetReset": "earliest",
+                 "scaling": {"minReplicas": 0, "maxReplicas": 12, "lagThreshold": 500, "pollIntervalSeconds": 1,
+                             "scaleDown": {"stabilizationWindowSeconds": 10}}}})
+    offsets = KafkaAdminClient(bootstrap_servers=bootstrap)
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    samples: list[tuple[float, int, int, int]] = []
+    started = time.monotonic()
+
+    def sample() -> None:
+        status = api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "plotted").get("status", {})
+        samples.append((time.monotonic() - started, status.get("totalLag", 0), status.get("desiredReplicas", 0),
+                        status.get("replicas", 0)))
+
+    def run_for(seconds: float) -> None:
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            sample()
+            time.sleep(0.5)
+
+    run_for(4)
+    for partition in range(partitions):  # a burst: 7,200 messages
+        for i in range(backlog):
+            producer.produce(topic, value=b"%d" % i, partition=partition)
+    producer.flush(30)
+    run_for(6)
+    for step in range(1, 7):  # consumers work the backlog off in six steps
+        offsets.alter_group_offsets("plotted", {PyTopicPartition(topic, p): OffsetAndMetadata(
+            backlog * step // 6, "", -1) for p in range(partitions)})
+        run_for(2.5)
+    run_for(16)
+    offsets.close()
+    times = [s[0] for s in samples]
+    figure, lag_axis = plt.subplots(figsize=(9, 4.5), dpi=100)
+    lag_axis.plot(times, [s[1] for s in samples], color="tab:orange", label="total lag (messages)")
+    lag_axis.set_xlabel("seconds")
+    lag_axis.set_ylabel("lag (messages)")
+    replica_axis = lag_axis.twinx()
+    replica_axis.step(times, [s[2] for s in samples], where="post", color="tab:blue", label="desired replicas")
+    replica_axis.step(times, [s[3] for s in samples], where="post", color="tab:green", linestyle="--",
+                      label="Deployment replicas")
+    replica_axis.set_ylabel("replicas")
+    replica_axis.set_ylim(0, 13)
+    lines = lag_axis.get_legend_handles_labels()[0] + replica_axis.get_legend_handles_labels()[0]
+    labels = lag_axis.get_legend_handles_labels()[1] + replica_axis.get_legend_handles_labels()[1]
+    lag_axis.legend(lines, labels, loc="upper right")
+    lag_axis.set_title("ConsumerApp 'plotted': 12 partitions, lagThreshold 500, minReplicas 0, scale-down window 10 s")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    peak = max(s[2] for s in samples)
+    print(f"plot: {path} ({len(samples)} samples; peak desired replicas {peak}, final {samples[-1][2]})", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--apps", type=int, default=500)
+    parser.add_argument("--partitions", type=int, default=12)
+    parser.add_argument("--cycles", type=int, default=10, help="collection cycles measured on each side")
+    parser.add_argument("--poll", type=int, default=5, help="the apps' pollIntervalSeconds")
+    parser.add_argument("--plot", type=Path, help="also draw one app's scale-up and scale-down to this PNG")
+    args = parser.parse_args()
+    topics = [f"bench_{i:04d}" for i in range(args.apps)]
+
+    with start_kafka(1) as kafka, start_kube() as kube:
+        bootstrap = kafka.bootstrap_servers
+        started = time.perf_counter()
+        prepare(bootstrap, topics, args.partitions)
+        print(f"prepared {args.apps} topics x {args.partitions} partitions, {args.apps} groups "
+              f"in {time.perf_counter() - started:.1f}s", flush=True)
+
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        offsets = KafkaAdminClient(bootstrap_servers=bootstrap)
+        raw_times = [raw_cycle(admin, offsets, topics, args.partitions) for _ in range(args.cycles)]
+        offsets.close()
+        one_by_one = [raw_cycle_one_group_per_call(admin, [f"{t}-group" for t in topics]) for _ in range(3)]
+
+        subprocess.run([kubectl_path(), "--kubeconfig", str(kube.kubeconfig), "apply", "-f", str(REPO / "crds")],
+                       check=True, capture_output=True)
+        config.load_kube_config(config_file=str(kube.kubeconfig))
+        port = free_port()
+        env = dict(os.environ, KUBECONFIG=str(kube.kubeconfig), KAFKAOPS_BOOTSTRAP_SERVERS=bootstrap,
+                   KAFKAOPS_METRICS_PORT=str(port))
+        operator = Service("operator", [sys.executable, "-m", "kafkaops", "run"], kube.workdir / "operator.log",
+                           env=env)
+        url = f"http://127.0.0.1:{port}/metrics"
+        try:
+            time.sleep(3)
+            apply_apps("bench", topics, args.poll)
+            # Warm-up: the first cycles meet apps as kopf hands them over; measure once all are in.
+            operator_cycles(url, 2, operator.proc.pid, timeout=300)
+            cycles = operator_cycles(url, args.cycles, operator.proc.pid, timeout=60 + args.cycles * args.poll * 3)
+            rss = peak_rss_mb(operator.proc.pid)
+            if args.plot:
+                plot_scaling(bootstrap, "bench", args.plot)
+        finally:
+            operator.stop()
+
+    times = [c[0] for c in cycles]
+    operations = sorted({op for c in cycles for op in c[1]})
+    print(f"\n{args.apps} ConsumerApps x {args.partitions} partitions ({args.apps * args.partitions} partitions, "
+          f"{args.apps} groups), one KRaft broker, {len(cycles)} operator cycles, {len(raw_times)} raw")
+    print(f"raw admin calls per collection, median        {statistics.median(raw_times):7.3f}s  "
+          f"(min {min(raw_times):.3f}, max {max(raw_times):.3f})")
+    print(f"  committed offsets one group per call (librdkafka), median {statistics.median(one_by_one):7.3f}s")
+    print(f"operator collection cycle, median             {statistics.median(times):7.3f}s  "
+          f"(min {min(times):.3f}, max {max(times):.3f})")
+    ratio = statistics.median(times) / statistics.median(raw_times)
+    print(f"ratio operator/raw                            {ratio:7.2f}")
+    print("admin requests per operator cycle (median):   " + ", ".join(
+        f"{op} {statistics.median(c[1].get(op, 0) for c in cycles):g}" for op in operations))
+    print(f"operator CPU per cycle, median                {statistics.median(c[2] for c in cycles):7.3f}s "
+          f"(everything the process did meanwhile: scaling, status, watch events)")
+    print(f"operator peak RSS                             {rss:7.1f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

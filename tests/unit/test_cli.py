@@ -1,0 +1,62 @@
+"""``kafkaops run`` flags and environment variables end in the same Settings and kopf.run arguments."""
+
+from __future__ import annotations
+
+import pytest
+
+from kafkaops.cli import build_parser, flags_to_env, kopf_run_options
+from kafkaops.settings import Settings
+
+pytestmark = pytest.mark.unit
+
+
+def settings_from(argv: list[str], env: dict[str, str] | None = None) -> Settings:
+    env = dict(env or {})
+    flags_to_env(build_parser().parse_args(["run", *argv]), env)
+    return Settings.from_env(env)
+
+
+def test_defaults():
+    settings = settings_from([])
+    assert (settings.metrics_port, settings.log_format, settings.liveness_endpoint) == (9090, "text", None)
+    assert kopf_run_options(settings) == {"clusterwide": True, "namespaces": [], "standalone": True,
+                                          "liveness_endpoint": None}
+
+
+def test_flags_set_the_charts_variables():
+    settings = settings_from(["--bootstrap-servers", "k:9092", "--namespace", "a", "--namespace", "b",
+                              "--drift-interval", "30", "--metrics-port", "0", "--liveness", "http://0.0.0.0:8080/healthz",
+                              "--log-format", "json", "--max-concurrent-reconciles", "20", "--peering"])
+    assert settings.bootstrap_servers == "k:9092" and settings.namespaces == ("a", "b")
+    assert settings.drift_interval_seconds == 30 and settings.metrics_port == 0
+    assert settings.log_format == "json" and settings.max_concurrent_reconciles == 20
+    assert kopf_run_options(settings) == {"clusterwide": False, "namespaces": ["a", "b"], "standalone": False,
+                                          "liveness_endpoint": "http://0.0.0.0:8080/healthz"}
+
+
+def test_environment_alone_reaches_kopf_the_same_way():
+    env = {"KAFKAOPS_NAMESPACES": "a, b", "KAFKAOPS_LIVENESS_ENDPOINT": "http://0.0.0.0:8080/healthz",
+           "KAFKAOPS_PEERING": "true", "KAFKAOPS_METRICS_PORT": "9100", "KAFKAOPS_LOG_FORMAT": "json"}
+    from_env = settings_from([], env)
+    from_flags = settings_from(["--namespace", "a", "--namespace", "b", "--liveness", "http://0.0.0.0:8080/healthz",
+                                "--peering", "--metrics-port", "9100", "--log-format", "json"])
+    assert kopf_run_options(from_env) == kopf_run_options(from_flags)
+    assert from_env.metrics_port == from_flags.metrics_port == 9100
+
+
+def test_flag_wins_over_environment():
+    settings = settings_from(["--namespace", "c", "--log-format", "text"],
+                             {"KAFKAOPS_NAMESPACES": "a,b", "KAFKAOPS_LOG_FORMAT": "json"})
+    assert settings.namespaces == ("c",) and settings.log_format == "text"
+
+
+@pytest.mark.parametrize("env", [{"KAFKAOPS_LOG_FORMAT": "xml"}, {"KAFKAOPS_METRICS_PORT": "70000"},
+                                 {"KAFKAOPS_MAX_CONCURRENT_RECONCILES": "0"}])
+def test_bad_values_are_refused(env):
+    with pytest.raises(ValueError):
+        Settings.from_env(env)
+
+
+def test_diff_requires_a_file():
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["diff"])
