@@ -32,6 +32,7 @@ from pathlib import Path
 from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicCollection, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from kafka.structs import TopicPartition as PyTopicPartition
 from kubernetes import client, config
@@ -41,6 +42,7 @@ from kafkaops.harness.demo import kubectl_path
 from kafkaops.harness.kafka import start_kafka
 from kafkaops.harness.kube import start_kube
 from kafkaops.harness.procs import Service, free_port
+from procstats import cpu_seconds, peak_rss_mb
 
 REPO = Path(__file__).resolve().parents[1]
 GROUP, VERSION, PLURAL = "kafkaops.io", "v1alpha1", "consumerapps"
@@ -49,24 +51,12 @@ MESSAGES_PER_PARTITION = 20
 COMMITTED_PER_PARTITION = 5
 
 
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def prepare(bootstrap: str, topics: list[str], partitions: int) -> None:
     """Topics with messages, and each topic's group committed part of the way."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     for future in admin.create_topics([NewTopic(t, partitions, 1) for t in topics], operation_timeout=120).values():
         future.result()
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "queue.buffering.max.messages": 1_000_000})
     for topic in topics:
         for partition in range(partitions):
             for i in range(MESSAGES_PER_PARTITION):
@@ -75,9 +65,23 @@ def prepare(bootstrap: str, topics: list[str], partitions: int) -> None:
     assert producer.flush(120) == 0
     offsets = KafkaAdminClient(bootstrap_servers=bootstrap)
     for topic in topics:
-        offsets.alter_group_offsets(f"{topic}-group", {
-            PyTopicPartition(topic, p): OffsetAndMetadata(COMMITTED_PER_PARTITION, "", -1) for p in range(partitions)})
+        commit(offsets, f"{topic}-group", {(topic, p): COMMITTED_PER_PARTITION for p in range(partitions)})
     offsets.close()
+
+
+def commit(offsets: KafkaAdminClient, group: str, positions: dict[tuple[str, int], int]) -> None:
+    """What the group's consumers would commit; retried while a fresh broker loads the group
+    coordinator (retriable errors)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            offsets.alter_group_offsets(group, {PyTopicPartition(t, p): OffsetAndMetadata(o, "", -1)
+                                                for (t, p), o in positions.items()})
+            return
+        except KafkaError as error:
+            if not error.retriable or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def raw_cycle(admin: AdminClient, offsets: KafkaAdminClient, topics: list[str], partitions: int) -> float:
@@ -112,6 +116,31 @@ def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         text = response.read().decode()
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def scrape_cost(url: str, scrapes: int = 10) -> tuple[list[float], int]:
+    """What Prometheus pays: seconds per scrape of /metrics, and the number of series it returns."""
+    times, series = [], 0
+    for _ in range(scrapes):
+        started = time.perf_counter()
+        with urllib.request.urlopen(url, timeout=30) as response:
+            text = response.read().decode()
+        times.append(time.perf_counter() - started)
+        series = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
+    return times, series
+
+
+def wait_for_endpoint(url: str, operator: Service, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            scrape(url)
+            return
+        except OSError:
+            if not operator.alive():
+                break
+            time.sleep(0.2)
+    raise SystemExit(f"the operator's metrics endpoint did not answer; its log:\n{log.read_text()[-3000:]}")
 
 
 def requests_by_operation(sample: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> dict[str, float]:
@@ -161,7 +190,8 @@ def plot_scaling(bootstrap: str, namespace: str, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     topic, partitions, backlog = "plotted_orders", 12, 600
-    AdminClient({"bootstrap.servers": bootstrap}).create_topics([NewTopic(topic, partitions, 1)])[topic].result()
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # kept: a dropped client cancels its futures
+    admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result()
     api = client.CustomObjectsApi()
     api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, {
         "apiVersion": f"{GROUP}/{VERSION}", "kind": "ConsumerApp", "metadata": {"name": "plotted"},
@@ -191,8 +221,7 @@ def plot_scaling(bootstrap: str, namespace: str, path: Path) -> None:
     producer.flush(30)
     run_for(6)
     for step in range(1, 7):  # consumers work the backlog off in six steps
-        offsets.alter_group_offsets("plotted", {PyTopicPartition(topic, p): OffsetAndMetadata(
-            backlog * step // 6, "", -1) for p in range(partitions)})
+        commit(offsets, "plotted", {(topic, p): backlog * step // 6 for p in range(partitions)})
         run_for(2.5)
     run_for(16)
     offsets.close()
@@ -251,11 +280,12 @@ def main() -> int:
                            env=env)
         url = f"http://127.0.0.1:{port}/metrics"
         try:
-            time.sleep(3)
+            wait_for_endpoint(url, operator, kube.workdir / "operator.log")
             apply_apps("bench", topics, args.poll)
             # Warm-up: the first cycles meet apps as kopf hands them over; measure once all are in.
             operator_cycles(url, 2, operator.proc.pid, timeout=300)
             cycles = operator_cycles(url, args.cycles, operator.proc.pid, timeout=60 + args.cycles * args.poll * 3)
+            scrape_times, series = scrape_cost(url)
             rss = peak_rss_mb(operator.proc.pid)
             if args.plot:
                 plot_scaling(bootstrap, "bench", args.plot)
@@ -278,6 +308,8 @@ def main() -> int:
     print(f"operator CPU per cycle, median                {statistics.median(c[2] for c in cycles):7.3f}s "
           f"(everything the process did meanwhile: scaling, status, watch events)")
     print(f"operator peak RSS                             {rss:7.1f} MB")
+    print(f"/metrics scrape, median                       {statistics.median(scrape_times):7.3f}s  "
+          f"({series} series, {len(scrape_times)} scrapes)")
     return 0
 
 

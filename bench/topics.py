@@ -30,22 +30,11 @@ from kafkaops.harness.demo import kubectl_path
 from kafkaops.harness.kafka import start_kafka
 from kafkaops.harness.kube import start_kube
 from kafkaops.harness.procs import Service
+from procstats import cpu_seconds, peak_rss_mb
 
 REPO = Path(__file__).resolve().parents[1]
 GROUP, VERSION, PLURAL = "kafkaops.io", "v1alpha1", "kafkatopics"
 RAW_CHUNK = 2000  # topics per raw request: 3 partitions each stays under KRaft's 10,000 records
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_listed(admin: AdminClient, names: list[str], timeout: float = 300) -> None:

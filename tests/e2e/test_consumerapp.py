@@ -126,3 +126,38 @@ def test_invalid_scaling_is_refused_at_admission(api, namespace):
     with pytest.raises(client.ApiException) as error:
         consumer_app(api, namespace, "bad", "t", {"lagThreshold": 0})
     assert error.value.status == 422 and "lagThreshold" in error.value.body
+
+
+def test_hand_edits_of_owned_fields_are_restored_and_a_deleted_deployment_comes_back(api, topics, namespace):
+    topic = make_topic(topics, 1)
+    consumer_app(api, namespace, "edited", topic, {"minReplicas": 1, "maxReplicas": 1, "pollIntervalSeconds": 1})
+    eventually(lambda: deployment(namespace, "edited"), what="Deployment created")
+    apps = client.AppsV1Api()
+    apps.patch_namespaced_deployment("edited", namespace, {
+        "metadata": {"annotations": {"team": "payments"}},
+        "spec": {"template": {"spec": {"containers": [{"name": "consumer", "image": "example.com/hacked:2"}]}}}})
+
+    def restored():
+        d = deployment(namespace, "edited")
+        return d.spec.template.spec.containers[0].image == "example.com/consumer:1" and d
+    edited = eventually(restored, timeout=30, what="image restored from the ConsumerApp")
+    assert edited.metadata.annotations["team"] == "payments"  # a field the operator never sets is left alone
+
+    apps.delete_namespaced_deployment("edited", namespace)
+    eventually(lambda: (d := deployment(namespace, "edited")) is not None and d.metadata.uid != edited.metadata.uid,
+               timeout=30, what="Deployment re-created")
+
+
+def test_a_pod_template_the_api_server_refuses_is_reported(api, topics, namespace):
+    topic = make_topic(topics, 1)
+    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "ConsumerApp", "metadata": {"name": "refused"},
+            "spec": {"topics": [topic], "template": {"spec": {"containers": [{"name": "Not_A_DNS_Label",
+                                                                              "image": "example.com/c:1"}]}}}}
+    api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+
+    def reported():
+        conditions = app_status(api, namespace, "refused").get("conditions", [])
+        return next((c for c in conditions if c["type"] == "Ready" and c["reason"] == "DeploymentRejected"), None)
+    condition = eventually(reported, timeout=30, what="DeploymentRejected condition")
+    assert condition["status"] == "False" and "Not_A_DNS_Label" in condition["message"]
+    assert deployment(namespace, "refused") is None

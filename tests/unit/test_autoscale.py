@@ -57,3 +57,18 @@ def test_scale_down_goes_to_the_largest_recent_recommendation():
     stabilizer.decide(6, "", current=6, now=0, window_seconds=10)
     stabilizer.decide(4, "", current=6, now=5, window_seconds=10)
     assert stabilizer.decide(1, "", current=6, now=12, window_seconds=10).replicas == 4
+
+
+@pytest.mark.parametrize(("status", "changes", "last", "now", "due"), [
+    ({}, {"totalLag": 5}, None, 0.0, True),  # never written
+    ({"totalLag": 5}, {"totalLag": 9, "lagSeconds": 3.0}, 100.0, 105.0, False),  # lag moved, too soon
+    ({"totalLag": 5}, {"totalLag": 9}, 100.0, 115.0, True),  # the interval has passed
+    ({"totalLag": 5}, {"totalLag": 0}, 100.0, 101.0, True),  # drained: at once
+    ({"totalLag": 0}, {"totalLag": 3}, 100.0, 101.0, True),  # lag appears: at once
+    ({"totalLag": 5}, {"desiredReplicas": 2, "totalLag": 9}, 100.0, 101.0, True),  # a decision: at once
+    ({"totalLag": 5}, {"lagSeconds": 40.0}, 100.0, 101.0, False),
+])
+def test_lag_only_status_changes_are_written_at_most_every_interval(status, changes, last, now, due):
+    from kafkaops.consumers.status import status_write_due
+
+    assert status_write_due(status, changes, last, now) is due

@@ -13,11 +13,12 @@ from typing import Any
 import kopf
 
 from kafkaops import GROUP, VERSION
-from kafkaops.conditions import set_condition, utc_now
+from kafkaops.conditions import find_condition, set_condition, utc_now
 from kafkaops.consumers.autoscale import Stabilizer, recommend
 from kafkaops.consumers.collector import AppQuery, GroupReport, LagCollector
 from kafkaops.consumers.deployment import APP_LABEL, build_deployment, injected_env
 from kafkaops.consumers.spec import ConsumerAppSpec, parse_consumer_spec
+from kafkaops.consumers.status import changed_fields, status_write_due
 from kafkaops.handlers.events import post_event
 from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable
 from kafkaops.metrics import LAG_COLLECTION_SECONDS, RECONCILIATIONS, GroupSample
@@ -67,14 +68,11 @@ def security_env(kafka_properties: Mapping[str, str]) -> dict[str, str]:
             if key in ("security.protocol", "sasl.mechanism", "sasl.mechanisms")}
 
 
-def changed_fields(status: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in new.items() if status.get(key) != value}
-
-
 @kopf.index(GROUP, VERSION, PLURAL)
 def consumerapp_index(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[tuple[str, str], Any]:
     meta = body["metadata"]
-    return {(namespace, name): {"metadata": {k: meta.get(k) for k in ("name", "namespace", "uid", "generation")},
+    return {(namespace, name): {"metadata": {k: meta.get(k) for k in ("name", "namespace", "uid", "generation",
+                                                                       "deletionTimestamp")},
                                 "spec": dict(body.get("spec") or {}), "status": dict(body.get("status") or {})}}
 
 
@@ -93,19 +91,82 @@ async def apply(body: kopf.Body, meta: kopf.Meta, spec: kopf.Spec, status: kopf.
         await post_event(body, type="Warning", reason="InvalidSpec", message=str(error))
         RECONCILIATIONS.labels("ConsumerApp", "error").inc()
         return
-    existing = await current_replicas(meta["namespace"], meta["name"])
-    policy = parsed.scaling.policy()
-    replicas = existing if existing is not None else policy.min_replicas
-    replicas = max(policy.min_replicas, min(replicas, policy.max_replicas))
-    settings = memo.settings
-    await apply_deployment(desired_deployment(body["metadata"], parsed, replicas, settings.bootstrap_servers,
-                                              security_env(settings.kafka_properties)))
+    try:
+        replicas = await ensure_deployment(body["metadata"], parsed, memo.settings)
+    except DeploymentRejected as error:
+        patch.status.update(observedGeneration=generation, conditions=set_condition(
+            conditions, type_="Ready", status=False, reason="DeploymentRejected", message=str(error),
+            generation=generation))
+        await post_event(body, type="Warning", reason="DeploymentRejected", message=str(error))
+        RECONCILIATIONS.labels("ConsumerApp", "error").inc()
+        return
     patch.status.update(changed_fields(status, {
         "observedGeneration": generation, "groupId": parsed.group(meta["name"]),
         "conditions": set_condition(conditions, type_="Ready", status=True, reason="DeploymentApplied",
                                     message=f"Deployment {meta['name']} applied with {replicas} replicas",
                                     generation=generation)}))
+    log.info("ConsumerApp %s/%s: Deployment applied with %d replicas", meta["namespace"], meta["name"], replicas,
+             extra={"consumerapp": meta["name"], "namespace": meta["namespace"], "reason": "DeploymentApplied"})
     RECONCILIATIONS.labels("ConsumerApp", "ok").inc()
+
+
+class DeploymentRejected(Exception):
+    """The API server refused the Deployment built from the spec (e.g. an invalid pod template)."""
+
+
+async def ensure_deployment(meta: Mapping[str, Any], spec: ConsumerAppSpec, settings: Any) -> int:
+    """Apply the Deployment the spec describes, keeping its current replica count (the scaler owns
+    it; a new Deployment starts at minReplicas). Returns the replica count applied."""
+    from kubernetes.client import ApiException
+
+    existing = await current_replicas(meta["namespace"], meta["name"])
+    policy = spec.scaling.policy()
+    replicas = existing if existing is not None else policy.min_replicas
+    replicas = max(policy.min_replicas, min(replicas, policy.max_replicas))
+    try:
+        await apply_deployment(desired_deployment(meta, spec, replicas, settings.bootstrap_servers,
+                                                  security_env(settings.kafka_properties)))
+    except ApiException as error:
+        if error.status in (400, 422):
+            raise DeploymentRejected(f"the API server refused the Deployment: {api_message(error)}") from error
+        raise
+    return replicas
+
+
+def api_message(error: Any) -> str:
+    """The API server's own message out of an ApiException's JSON body."""
+    import json
+
+    try:
+        return str(json.loads(error.body).get("message") or error.reason)
+    except (TypeError, ValueError):
+        return str(error.reason)
+
+
+@kopf.on.event("apps", "v1", "deployments", labels={APP_LABEL: kopf.PRESENT})
+async def restore_deployment(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo,
+                             consumerapp_index: kopf.Index, **_: Any) -> None:
+    """A Deployment edited or deleted by hand is put back as its ConsumerApp says: fields the
+    operator sets are restored, a deleted Deployment is re-created. Only spec changes (a new
+    generation) trigger it, so status updates cost nothing."""
+    meta = body["metadata"]
+    key = (meta.get("namespace"), meta.get("labels", {}).get(APP_LABEL))
+    seen = memo.setdefault("deployment_generations", {})
+    if event["type"] == "DELETED":
+        seen.pop(key, None)
+    elif event["type"] != "MODIFIED" or seen.get(key) == meta.get("generation"):
+        seen[key] = meta.get("generation")
+        return
+    else:
+        seen[key] = meta.get("generation")
+    owner = next(iter(consumerapp_index.get(key, [])), None)
+    if owner is None or owner["metadata"].get("deletionTimestamp"):
+        return  # the ConsumerApp is gone or going: garbage collection deletes the Deployment
+    try:
+        spec = parse_consumer_spec(owner["spec"])
+        await ensure_deployment(owner["metadata"], spec, memo.settings)
+    except (InvalidSpec, DeploymentRejected) as error:
+        log.warning("ConsumerApp %s/%s: Deployment not restored: %s", *key, error)
 
 
 class Scaler:
@@ -117,6 +178,7 @@ class Scaler:
         self.stabilizers: dict[tuple[str, str], Stabilizer] = {}
         self.polled: dict[tuple[str, str], float] = {}
         self.samples: dict[tuple[str, str], GroupSample] = {}
+        self.status_written: dict[tuple[str, str], float] = {}
 
     def due(self, apps: list[tuple[dict[str, Any], ConsumerAppSpec]], now: float
             ) -> list[tuple[dict[str, Any], ConsumerAppSpec]]:
@@ -128,6 +190,7 @@ class Scaler:
             self.polled.pop(key, None)
             self.stabilizers.pop(key, None)
             self.samples.pop(key, None)
+            self.status_written.pop(key, None)
             self.collector.forget(key)
 
 
@@ -175,6 +238,7 @@ async def scale_once(memo: kopf.Memo, index: kopf.Index, scaler: Scaler) -> None
         problem = ""
     except (KafkaUnavailable, KafkaRejected) as error:
         reports, problem = None, str(error)
+        log.warning("lag collection failed, replicas of %d ConsumerApps left as they are: %s", len(due), problem)
     await asyncio.gather(*(_scale_app(body, spec, deployments.get(key_of(body)), reports, problem, scaler, now)
                            for body, spec in due), return_exceptions=False)
 
@@ -210,20 +274,26 @@ async def _scale_app(body: dict[str, Any], spec: ConsumerAppSpec, deployment: An
         scaler.samples[key] = GroupSample(*key, group, replicas=new["replicas"],
                                           desired_replicas=decision.replicas, lag=report.per_partition,
                                           lag_seconds=report.snapshot.lag_seconds, members=report.members)
-        new["conditions"] = set_condition(
-            set_condition(conditions, type_="Ready", status=True, reason="LagCollected",
-                          message=f"group {group} lag {report.snapshot.total_lag}", generation=generation),
-            type_="Scaling", status=decision.replicas != current, reason="ScaledUp" if decision.replicas > current
-            else "ScaledDown" if decision.replicas < current else "Steady", message=decision.reason,
-            generation=generation)
+        new["conditions"] = set_condition(conditions, type_="Ready", status=True, reason="LagCollected",
+                                          message=f"lag of group {group} collected", generation=generation)
+        if decision.replicas != current or find_condition(conditions, "Scaling") is None:
+            # The last scaling decision, in words; kept until the next one so status does not churn.
+            new["conditions"] = set_condition(
+                new["conditions"], type_="Scaling", status=decision.replicas != current,
+                reason="ScaledUp" if decision.replicas > current else "ScaledDown" if decision.replicas < current
+                else "Steady", message=decision.reason, generation=generation)
         if decision.replicas != current:
+            log.info("ConsumerApp %s/%s: scale %d -> %d: %s", *key, current, decision.replicas, decision.reason,
+                     extra={"consumerapp": key[1], "namespace": key[0], "reason": "Scaled",
+                            "replicas": decision.replicas, "totalLag": report.snapshot.total_lag})
             await _set_replicas(*key, decision.replicas)
             new["lastScaleTime"] = utc_now()
             await post_event(body | {"apiVersion": f"{GROUP}/{VERSION}", "kind": "ConsumerApp"}, type="Normal",
                              reason="Scaled", message=f"{current} -> {decision.replicas}: {decision.reason}")
     changes = changed_fields(status, new)
-    if changes:
+    if changes and status_write_due(status, changes, scaler.status_written.get(key), now):
         await _patch_status(*key, changes)
+        scaler.status_written[key] = now
 
 
 async def _set_replicas(namespace: str, name: str, replicas: int) -> None:

@@ -134,6 +134,12 @@ async def announce(body: Mapping[str, Any], outcome: TopicOutcome) -> None:
     """A Kubernetes Event when something was changed, or when a new problem appears."""
     status = body.get("status") or {}
     previous = find_condition(status.get("conditions") or [], "Ready") or {}
+    meta = body["metadata"]
+    # One log line per decision; routine "nothing to do" checks only at debug level.
+    log.log(logging.INFO if outcome.changed or not outcome.ready else logging.DEBUG,
+            "KafkaTopic %s/%s: %s: %s", meta.get("namespace"), meta["name"], outcome.reason, outcome.message,
+            extra={"kafkatopic": meta["name"], "namespace": meta.get("namespace"), "topic": outcome.topic,
+                   "reason": outcome.reason, "ready": outcome.ready})
     if outcome.changed:
         await post_event(body, type="Normal", reason=outcome.reason, message=outcome.message)
     elif not outcome.ready and previous.get("reason") != outcome.reason:

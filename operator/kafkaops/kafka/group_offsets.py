@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 from kafka.errors import KafkaError as PyKafkaError
 
 from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable
@@ -43,6 +44,8 @@ _PROPERTY_NAMES = {
 _IGNORED = frozenset({"bootstrap.servers", "logger", "client.id"})
 
 Offsets = dict[tuple[str, int], int]
+# After these the client is rebuilt: its connections or bootstrap are gone.
+_CONNECTION_ERRORS = (KafkaConnectionError, KafkaTimeoutError)
 
 
 def python_client_config(client_config: Mapping[str, Any], request_timeout: float) -> dict[str, Any]:
@@ -97,10 +100,11 @@ class GroupOffsetsReader:
                 if self._client is None:
                     self._client = KafkaAdminClient(**self._config)
                 answer = self._client.list_group_offsets(groups)
+            except _CONNECTION_ERRORS as error:
+                self._reset()
+                raise KafkaUnavailable(f"committed offsets: {error}") from error
             except PyKafkaError as error:
-                retriable = getattr(error, "retriable", False) or self._client is None
-                if retriable:
-                    self._reset()
+                if self._client is None or getattr(error, "retriable", False):  # e.g. coordinator loading
                     raise KafkaUnavailable(f"committed offsets: {error}") from error
                 raise KafkaRejected(type(error).__name__, str(error)) from error
             except OSError as error:
