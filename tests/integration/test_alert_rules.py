@@ -61,7 +61,7 @@ CASES = [
          firing=[({"namespace": "shop", "kafkatopic": "orders", "topic": "shop.orders"}, "")]),
     Case("KafkaopsReconcileErrors",
          {'kafkaops_reconciliations_total{kind="KafkaTopic",result="error"}': "0+6x30",  # 0.1 errors/s
-          'kafkaops_reconciliations_total{kind="ConsumerApp",result="error"}': "3x30",  # old errors only
+          'kafkaops_reconciliations_total{kind="ConsumerApp",result="error"}': "3 3 4x28",  # one error
           'kafkaops_reconciliations_total{kind="ConsumerApp",result="ok"}': "0+60x30"},
          quiet_at=["9m"], fires_at="20m",
          firing=[({"kind": "KafkaTopic"}, "0.1")]),
