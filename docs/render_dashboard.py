@@ -12,6 +12,7 @@ histogram_quantile interpolation) and draws it in Grafana's dark style. No Prome
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import math
@@ -172,11 +173,16 @@ def _style_axes(ax: Axes, title: str) -> None:
     ax.set_title(title, loc="left", color=TEXT, fontsize=11, fontweight="bold", pad=8)
 
 
-def _time_series(ax: Axes, title: str, lines: Sequence[Line], unit: str = "") -> None:
+def _time_series(ax: Axes, title: str, lines: Sequence[Line], unit: str = "",
+                 span: tuple[datetime, datetime] | None = None) -> None:
     _style_axes(ax, title)
     ax.tick_params(colors=MUTED, labelsize=8)
     ax.grid(color=GRID, linewidth=0.8)
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
+    if span:  # every panel shows the whole scraped range, as Grafana's time picker does
+        ax.set_xlim(*span)
+        short = (span[1] - span[0]).total_seconds() < 180
+        ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=4, maxticks=11))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S" if short else "%H:%M"))
     if unit:
         ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:g} {unit}")
     if not lines:
@@ -249,10 +255,11 @@ def render(scrapes: Sequence[Scrape], out: Path, window: float) -> list[str]:
     """Draw the dashboard's main panels from ``scrapes`` into ``out`` (WIDTH_PX x HEIGHT_PX); return their titles."""
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor=BACKGROUND)
     grid = fig.add_gridspec(4, 3, left=0.04, right=0.985, top=0.915, bottom=0.05, hspace=0.62, wspace=0.17)
-    span = ""
+    span, times = "", None
     if scrapes:
-        first, last = (datetime.fromtimestamp(s.time) for s in (scrapes[0], scrapes[-1]))
-        span = f"{first:%Y-%m-%d %H:%M:%S} to {last:%H:%M:%S}  ·  {len(scrapes)} scrapes"
+        times = (datetime.fromtimestamp(scrapes[0].time), datetime.fromtimestamp(scrapes[-1].time))
+        span = f"{times[0]:%Y-%m-%d %H:%M:%S} to {times[1]:%H:%M:%S}  ·  {len(scrapes)} scrapes"
+    series = functools.partial(_time_series, span=times)
     fig.text(0.012, 0.975, "Dashboards  /  kafkaops", color=TEXT, fontsize=16, fontweight="bold", va="center")
     fig.text(0.985, 0.975, span, color=MUTED, fontsize=10, ha="right", va="center")
     fig.text(0.012, 0.952, "Data source: Prometheus     Namespace: All     Consumer group: All", color=MUTED,
@@ -263,19 +270,19 @@ def render(scrapes: Sequence[Scrape], out: Path, window: float) -> list[str]:
         return fig.add_subplot(next(cell))
 
     # sum by (consumergroup, topic) (kafka_consumergroup_lag_sum{consumergroup=~"$consumergroup"})
-    _time_series(axes(), "Lag per group and topic", _lines(
+    series(axes(), "Lag per group and topic", _lines(
         gauge(scrapes, "kafka_consumergroup_lag_sum", ["consumergroup", "topic"]), _join))
     # max by (consumergroup) (kafkaops_consumergroup_lag_seconds{consumergroup=~"$consumergroup"})
-    _time_series(axes(), "Time lag per group", _lines(
+    series(axes(), "Time lag per group", _lines(
         gauge(scrapes, "kafkaops_consumergroup_lag_seconds", ["consumergroup"], max), _join), "s")
     # kafkaops_consumerapp_replicas{namespace=~"$namespace"} and kafkaops_consumerapp_desired_replicas{...}
     by_app = ["namespace", "consumerapp"]
     replicas = _lines(gauge(scrapes, "kafkaops_consumerapp_replicas", by_app), lambda k: f"{'/'.join(k)} replicas", 5)
     desired = _lines(gauge(scrapes, "kafkaops_consumerapp_desired_replicas", by_app),
                      lambda k: f"{'/'.join(k)} desired", 5, dashed=True)
-    _time_series(axes(), "Replicas vs desired per ConsumerApp", [*replicas, *desired])
+    series(axes(), "Replicas vs desired per ConsumerApp", [*replicas, *desired])
     # kafkaops_consumergroup_members{consumergroup=~"$consumergroup"}
-    _time_series(axes(), "Group members", _lines(
+    series(axes(), "Group members", _lines(
         gauge(scrapes, "kafkaops_consumergroup_members", ["consumergroup"]), _join))
     # count(kafkaops_topic_ready == 1) or vector(0); count(kafkaops_topic_ready == 0) or vector(0)
     ready = latest(scrapes, "kafkaops_topic_ready")
@@ -290,24 +297,24 @@ def render(scrapes: Sequence[Scrape], out: Path, window: float) -> list[str]:
         for labels, value in ready.items() if value == 0)
     _table(axes(), "KafkaTopics not ready", ["namespace", "kafkatopic", "topic", "partitions"], rows)
     # sum by (kind, result) (rate(kafkaops_reconciliations_total[$__rate_interval]))
-    _time_series(axes(), "Reconcile rate by kind and result", _lines(
+    series(axes(), "Reconcile rate by kind and result", _lines(
         rate(scrapes, "kafkaops_reconciliations_total", ["kind", "result"], window), " ".join), "/s")
     # histogram_quantile(0.5 | 0.95, sum by (kind, le) (rate(kafkaops_reconcile_duration_seconds_bucket[...])))
-    _time_series(axes(), "Reconcile latency p50 / p95", [
+    series(axes(), "Reconcile latency p50 / p95", [
         *_lines(histogram_quantile(0.5, scrapes, "kafkaops_reconcile_duration_seconds", ["kind"], window),
                 lambda k: f"{k[0]} p50"),
         *_lines(histogram_quantile(0.95, scrapes, "kafkaops_reconcile_duration_seconds", ["kind"], window),
                 lambda k: f"{k[0]} p95", dashed=True)], "s")
     # sum(rate(kafkaops_drift_corrections_total[$__rate_interval]))
-    _time_series(axes(), "Drift corrections", _lines(
+    series(axes(), "Drift corrections", _lines(
         rate(scrapes, "kafkaops_drift_corrections_total", [], window), lambda _k: "corrections"), "/s")
     # histogram_quantile(0.95, sum by (operation, le) (rate(kafkaops_admin_request_duration_seconds_bucket[...])))
-    _time_series(axes(), "Admin request latency p95 by operation", _lines(
+    series(axes(), "Admin request latency p95 by operation", _lines(
         histogram_quantile(0.95, scrapes, "kafkaops_admin_request_duration_seconds", ["operation"], window),
         _join), "s")
     # sum by (operation) (rate(kafkaops_admin_batch_size_sum[...])) / sum by (operation) (rate(..._count[...]))
     # and histogram_quantile(0.95, sum by (operation, le) (rate(kafkaops_admin_batch_size_bucket[...])))
-    _time_series(axes(), "Admin batch size", [
+    series(axes(), "Admin batch size", [
         *_lines(ratio(rate(scrapes, "kafkaops_admin_batch_size_sum", ["operation"], window),
                       rate(scrapes, "kafkaops_admin_batch_size_count", ["operation"], window)),
                 lambda k: f"{k[0]} mean", 5),
@@ -315,7 +322,7 @@ def render(scrapes: Sequence[Scrape], out: Path, window: float) -> list[str]:
                 lambda k: f"{k[0]} p95", 5, dashed=True)])
     # sum(rate(kafkaops_lag_collection_duration_seconds_sum[...])) / sum(rate(..._count[...]))
     # and histogram_quantile(0.95, sum by (le) (rate(kafkaops_lag_collection_duration_seconds_bucket[...])))
-    _time_series(axes(), "Lag collection duration", [
+    series(axes(), "Lag collection duration", [
         *_lines(ratio(rate(scrapes, "kafkaops_lag_collection_duration_seconds_sum", [], window),
                       rate(scrapes, "kafkaops_lag_collection_duration_seconds_count", [], window)),
                 lambda _k: "mean"),
