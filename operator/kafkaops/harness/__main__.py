@@ -22,6 +22,7 @@ from kafkaops.harness.gobuild import ensure_kube_binaries
 from kafkaops.harness.kafka import KafkaCluster, ensure_kafka_jars, start_kafka
 from kafkaops.harness.kube import KubeCluster, start_kube
 from kafkaops.harness.procs import HarnessError, progress
+from kafkaops.harness.promtool import ensure_promtool
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.monotonic()
             libs = ensure_kafka_jars()
             bins = ensure_kube_binaries()
+            bins["promtool"] = ensure_promtool()
             print(f"kafka libs: {libs}")
             for name, path in bins.items():
                 print(f"{name}: {path}")
