@@ -41,7 +41,9 @@ def test_log_offsets_commits_and_group_state_in_one_pass(kafka: KafkaCluster):
     async def read():
         admin = KafkaAdmin({"bootstrap.servers": kafka.bootstrap_servers})
         counts = await admin.partition_counts([topic, "no-such-topic"])
-        logs = await admin.log_offsets([(topic, p) for p in range(3)])
+        starts = await admin.log_offsets([(topic, p) for p in range(3)], "earliest")
+        ends = await admin.log_offsets([(topic, p) for p in range(3)], "latest")
+        logs = {key: (starts[key], ends[key]) for key in ends}
         committed = await admin.committed_offsets([group, "never-committed"])
         states = await admin.describe_groups([group])
         return counts, logs, committed, states

@@ -1,9 +1,11 @@
 """One operator-wide lag collection per cycle, for every ConsumerApp at once.
 
-Per cycle: partition counts (describe_topics, coalesced), two list_offsets requests for all
-partitions of all apps, one describe_consumer_groups for all groups, and one
-list_consumer_group_offsets per group (confluent-kafka takes one group per call), issued
-concurrently with a bound. Every scaling decision of the cycle is served from this one poll.
+Per cycle: one list_offsets request (log ends) for all partitions of all apps, one
+describe_consumer_groups for all groups, and the committed offsets of all groups (batched per
+coordinator). Partition counts (describe_topics) and log starts (a second list_offsets) change
+rarely, with partition growth and retention: they are refreshed every ``METADATA_REFRESH_SECONDS``
+and at once for a topic seen for the first time. Every scaling decision of the cycle is served
+from this one poll.
 """
 
 from __future__ import annotations
@@ -27,9 +29,12 @@ from kafkaops.consumers.lag import (
 STALE_LAG_PER_PARTITION = 2
 
 
+METADATA_REFRESH_SECONDS = 30.0
+
+
 class GroupReader(Protocol):
     async def partition_counts(self, topics: Sequence[str]) -> dict[str, int]: ...
-    async def log_offsets(self, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, int]]: ...
+    async def log_offsets(self, partitions: Sequence[tuple[str, int]], spec: str) -> dict[tuple[str, int], int]: ...
     async def describe_groups(self, groups: Sequence[str]) -> dict[str, tuple[str, int]]: ...
     async def committed_offsets(self, groups: Sequence[str]) -> dict[str, dict[tuple[str, int], int]]: ...
 
@@ -63,18 +68,36 @@ class LagCollector:
 
     histories: dict[tuple[str, int], OffsetHistory] = field(default_factory=dict)
     progress: dict[tuple[str, str], _Progress] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)  # partitions per topic
+    starts: dict[tuple[str, int], int] = field(default_factory=dict)  # log start per partition
+    metadata_at: float = float("-inf")
 
     async def collect(self, reader: GroupReader, apps: Sequence[AppQuery],
                       now: float | None = None) -> dict[tuple[str, str], GroupReport]:
         now = time.time() if now is None else now
         topics = sorted({t for app in apps for t in app.topics})
-        counts = await reader.partition_counts(topics) if topics else {}
-        partitions = [(t, p) for t in topics for p in range(counts.get(t, 0))]
-        logs = await reader.log_offsets(partitions)
+        refresh = now - self.metadata_at >= METADATA_REFRESH_SECONDS
+        new_topics = topics if refresh else [t for t in topics if t not in self.counts]
+        if new_topics:
+            self.counts.update(await reader.partition_counts(new_topics))
+        counts = {t: self.counts.get(t, 0) for t in topics}
+        partitions = [(t, p) for t in topics for p in range(counts[t])]
+        ends = await reader.log_offsets(partitions, "latest")
+        # A log end below the cached start: the topic was deleted and created again; ask anew.
+        unknown_starts = partitions if refresh else [key for key in partitions
+                                                     if key not in self.starts or ends[key] < self.starts[key]]
+        if unknown_starts:
+            self.starts.update(await reader.log_offsets(unknown_starts, "earliest"))
+        if refresh:
+            self.metadata_at = now
+            self.counts = {t: self.counts[t] for t in topics if t in self.counts}
+            self.starts = {key: self.starts[key] for key in partitions if key in self.starts}
+            self.histories = {key: self.histories[key] for key in partitions if key in self.histories}
+        logs = {key: (self.starts.get(key, 0), end) for key, end in ends.items()}
         groups = sorted({app.group for app in apps})
         states = await reader.describe_groups(groups)
         committed = await reader.committed_offsets(groups)
-        for key, (_, end) in logs.items():
+        for key, end in ends.items():
             self.histories.setdefault(key, OffsetHistory()).record(end, now)
         return {app.key: self._report(app, counts, logs, states, committed.get(app.group, {}), now) for app in apps}
 

@@ -143,6 +143,16 @@ def api_message(error: Any) -> str:
         return str(error.reason)
 
 
+@kopf.index("apps", "v1", "deployments", labels={APP_LABEL: kopf.PRESENT})
+def owned_deployments(body: kopf.Body, namespace: str, **_: Any) -> dict[tuple[str, str], dict[str, int]]:
+    """Replicas of every Deployment the operator owns, kept current by the watch: the scaler reads
+    them here instead of listing (and deserializing) every Deployment each cycle."""
+    spec, status = body.get("spec") or {}, body.get("status") or {}
+    return {(namespace, body["metadata"]["labels"][APP_LABEL]): {
+        "replicas": int(spec.get("replicas") or 0), "statusReplicas": int(status.get("replicas") or 0),
+        "readyReplicas": int(status.get("readyReplicas") or 0)}}
+
+
 @kopf.on.event("apps", "v1", "deployments", labels={APP_LABEL: kopf.PRESENT})
 async def restore_deployment(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo,
                              consumerapp_index: kopf.Index, **_: Any) -> None:
@@ -179,6 +189,19 @@ class Scaler:
         self.polled: dict[tuple[str, str], float] = {}
         self.samples: dict[tuple[str, str], GroupSample] = {}
         self.status_written: dict[tuple[str, str], float] = {}
+        self.specs: dict[tuple[str, str], tuple[Any, ConsumerAppSpec | None]] = {}
+
+    def spec_of(self, body: Mapping[str, Any]) -> ConsumerAppSpec | None:
+        """The parsed spec, parsed once per generation (None if invalid: the apply handler says why)."""
+        key, generation = key_of(body), body["metadata"].get("generation")
+        cached = self.specs.get(key)
+        if cached is None or cached[0] != generation:
+            try:
+                cached = (generation, parse_consumer_spec(body["spec"]))
+            except InvalidSpec:
+                cached = (generation, None)
+            self.specs[key] = cached
+        return cached[1]
 
     def due(self, apps: list[tuple[dict[str, Any], ConsumerAppSpec]], now: float
             ) -> list[tuple[dict[str, Any], ConsumerAppSpec]]:
@@ -191,6 +214,7 @@ class Scaler:
             self.stabilizers.pop(key, None)
             self.samples.pop(key, None)
             self.status_written.pop(key, None)
+            self.specs.pop(key, None)
             self.collector.forget(key)
 
 
@@ -205,22 +229,16 @@ async def _patch_status(namespace: str, name: str, changes: dict[str, Any]) -> N
                             namespace, PLURAL, name, {"status": changes})
 
 
-async def _deployments() -> dict[tuple[str, str], Any]:
-    listing = await asyncio.to_thread(_apps_api().list_deployment_for_all_namespaces, label_selector=APP_LABEL)
-    return {(d.metadata.namespace, d.metadata.name): d for d in listing.items}
-
-
-async def scale_once(memo: kopf.Memo, index: kopf.Index, scaler: Scaler) -> None:
+async def scale_once(memo: kopf.Memo, index: kopf.Index, deployments: kopf.Index, scaler: Scaler) -> None:
     """One cycle: collect lag for the apps that are due, decide, apply replicas, write status."""
     now = time.time()
     apps = []
     for store in index.values():
         for body in store:
-            try:
-                if (body.get("status") or {}).get("observedGeneration") == body["metadata"].get("generation"):
-                    apps.append((body, parse_consumer_spec(body["spec"])))
-            except InvalidSpec:
-                continue
+            if (body.get("status") or {}).get("observedGeneration") == body["metadata"].get("generation"):
+                spec = scaler.spec_of(body)
+                if spec is not None:
+                    apps.append((body, spec))
     scaler.prune({key_of(b) for b, _ in apps})
     due = scaler.due(apps, now)
     if not due:
@@ -230,7 +248,6 @@ async def scale_once(memo: kopf.Memo, index: kopf.Index, scaler: Scaler) -> None
     queries = [AppQuery(key_of(b), s.group(b["metadata"]["name"]), s.topics, s.auto_offset_reset,
                         stale_after_seconds=max(s.scaling.scale_down.stabilization_window_seconds,
                                                 3 * s.scaling.poll_interval_seconds)) for b, s in due]
-    deployments = await _deployments()
     try:
         with LAG_COLLECTION_SECONDS.time():
             reports: dict[tuple[str, str], GroupReport] | None = await scaler.collector.collect(
@@ -239,11 +256,12 @@ async def scale_once(memo: kopf.Memo, index: kopf.Index, scaler: Scaler) -> None
     except (KafkaUnavailable, KafkaRejected) as error:
         reports, problem = None, str(error)
         log.warning("lag collection failed, replicas of %d ConsumerApps left as they are: %s", len(due), problem)
-    await asyncio.gather(*(_scale_app(body, spec, deployments.get(key_of(body)), reports, problem, scaler, now)
+    await asyncio.gather(*(_scale_app(body, spec, next(iter(deployments.get(key_of(body), [])), None), reports,
+                                      problem, scaler, now)
                            for body, spec in due), return_exceptions=False)
 
 
-async def _scale_app(body: dict[str, Any], spec: ConsumerAppSpec, deployment: Any,
+async def _scale_app(body: dict[str, Any], spec: ConsumerAppSpec, deployment: Mapping[str, int] | None,
                      reports: dict[tuple[str, str], GroupReport] | None, problem: str, scaler: Scaler,
                      now: float) -> None:
     key = key_of(body)
@@ -252,10 +270,9 @@ async def _scale_app(body: dict[str, Any], spec: ConsumerAppSpec, deployment: An
     conditions = status.get("conditions") or []
     if deployment is None:
         return  # the apply handler has not created it yet (or it is being re-created)
-    current = int(deployment.spec.replicas or 0)
+    current = deployment["replicas"]
     group = spec.group(body["metadata"]["name"])
-    new: dict[str, Any] = {"replicas": int(deployment.status.replicas or 0),
-                           "readyReplicas": int(deployment.status.ready_replicas or 0)}
+    new: dict[str, Any] = {"replicas": deployment["statusReplicas"], "readyReplicas": deployment["readyReplicas"]}
     if reports is None:
         new["conditions"] = set_condition(conditions, type_="Ready", status=False, reason="BrokerUnavailable",
                                           message=f"lag unknown, replicas left at {current}: {problem}",
@@ -303,10 +320,10 @@ async def _set_replicas(namespace: str, name: str, replicas: int) -> None:
                             {"spec": {"replicas": replicas}}, field_manager="kafkaops-scaler")
 
 
-async def scaler_loop(memo: kopf.Memo, index: kopf.Index, scaler: Scaler) -> None:
+async def scaler_loop(memo: kopf.Memo, index: kopf.Index, deployments: kopf.Index, scaler: Scaler) -> None:
     while True:
         await asyncio.sleep(TICK_SECONDS)
         try:
-            await scale_once(memo, index, scaler)
+            await scale_once(memo, index, deployments, scaler)
         except Exception:
             log.exception("scaler cycle failed; trying again")

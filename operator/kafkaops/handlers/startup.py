@@ -21,6 +21,7 @@ FINALIZER = f"{GROUP}/topic-deletion"
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.Logger,
                     kafkatopic_index: kopf.Index, topic_claims: kopf.Index, consumerapp_index: kopf.Index,
+                    owned_deployments: kopf.Index,
                     **_: Any) -> None:
     config = Settings.from_env()
     # Keep kopf's bookkeeping in our own annotations: the CRD status schema has no `kopf` field.
@@ -42,7 +43,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
     scaler = Scaler()
     # Operator-wide loops (not kopf timers: those put a finalizer on every object).
     memo.background = [asyncio.create_task(drift_loop(memo, kafkatopic_index, topic_claims), name="drift-check"),
-                       asyncio.create_task(scaler_loop(memo, consumerapp_index, scaler), name="consumer-scaler")]
+                       asyncio.create_task(scaler_loop(memo, consumerapp_index, owned_deployments, scaler),
+                                           name="consumer-scaler")]
     metrics.STATE.topics = lambda: topic_samples(kafkatopic_index)
     metrics.STATE.groups = lambda: list(scaler.samples.values())
     if config.metrics_port:

@@ -48,8 +48,9 @@ def run_demo(kafka: KafkaCluster, kube: KubeCluster, *, crds: Path, examples: Pa
     progress(f"installing CRDs from {crds}")
     _kubectl(kube, "apply", "-f", str(crds))
     _kubectl(kube, "wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+    metrics_port = int(os.environ.get("KAFKAOPS_METRICS_PORT") or 9090)
     env = dict(os.environ, KUBECONFIG=str(kube.kubeconfig), KAFKAOPS_BOOTSTRAP_SERVERS=kafka.bootstrap_servers,
-               PYTHONUNBUFFERED="1")
+               KAFKAOPS_METRICS_PORT=str(metrics_port), PYTHONUNBUFFERED="1")
     log = kube.workdir / "operator.log"
     progress(f"starting the operator (log {log})")
     operator = Service("kafkaops operator", [sys.executable, "-m", "kafkaops", "run"], log, env=env)
@@ -61,9 +62,15 @@ def run_demo(kafka: KafkaCluster, kube: KubeCluster, *, crds: Path, examples: Pa
         progress(f"all KafkaTopics Ready {time.monotonic() - started:.1f}s after apply")
         print(_kubectl(kube, "get", "kafkatopics", "-o", "wide"), flush=True)
         print(broker_topics_table(kafka), flush=True)
+        if _kubectl(kube, "get", "consumerapps", "-o", "name").strip():
+            _kubectl(kube, "wait", "--for=condition=Ready", "--timeout=120s", "consumerapps", "--all")
+            progress(f"all ConsumerApps Ready {time.monotonic() - started:.1f}s after apply")
+            print(_kubectl(kube, "get", "consumerapps"), flush=True)
+            print(_kubectl(kube, "get", "deployments", "-l", "kafkaops.io/consumerapp"), flush=True)
         if wait:
             print(f"\nexport KUBECONFIG={kube.kubeconfig}\nexport KAFKA_BOOTSTRAP_SERVERS="
-                  f"{kafka.bootstrap_servers}\n# try: kubectl get kt; Ctrl-C stops everything", flush=True)
+                  f"{kafka.bootstrap_servers}\n# try: kubectl get kt,capp; curl -s localhost:{metrics_port}/metrics"
+                  "\n# Ctrl-C stops everything", flush=True)
             while operator.alive():
                 time.sleep(1)
             raise HarnessError(f"the operator exited; log {log}")

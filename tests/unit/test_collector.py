@@ -1,0 +1,84 @@
+"""The collector's bookkeeping: which admin reads a cycle makes, and the lag it computes from them.
+The reader here is a table of offsets (the adapter itself is tested against a real broker)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from kafkaops.consumers.collector import METADATA_REFRESH_SECONDS, AppQuery, LagCollector
+
+pytestmark = pytest.mark.unit
+
+
+class OffsetTable:
+    def __init__(self) -> None:
+        self.partitions = {"orders": 2}
+        self.start = {("orders", 0): 0, ("orders", 1): 10}
+        self.end = {("orders", 0): 100, ("orders", 1): 50}
+        self.committed = {"g": {("orders", 0): 40}}
+        self.calls: list[str] = []
+
+    async def partition_counts(self, topics):
+        self.calls.append("partition_counts")
+        return {t: self.partitions.get(t, 0) for t in topics}
+
+    async def log_offsets(self, partitions, spec):
+        self.calls.append(f"log_offsets:{spec}")
+        table = self.start if spec == "earliest" else self.end
+        return {key: table[key] for key in partitions}
+
+    async def describe_groups(self, groups):
+        self.calls.append("describe_groups")
+        return dict.fromkeys(groups, ("Stable", 1))
+
+    async def committed_offsets(self, groups):
+        self.calls.append("committed_offsets")
+        return {g: self.committed.get(g, {}) for g in groups}
+
+
+APP = AppQuery(("ns", "app"), "g", ("orders",), "earliest", stale_after_seconds=300)
+
+
+def test_metadata_is_read_once_per_refresh_and_log_ends_every_cycle():
+    table, collector = OffsetTable(), LagCollector()
+    first = asyncio.run(collector.collect(table, [APP], now=1000.0))
+    # partition 0: 100 - 40; partition 1 never committed, earliest: 50 - 10 (not 50: retention moved the start)
+    assert first[APP.key].snapshot.total_lag == 60 + 40
+    assert first[APP.key].per_partition == {("orders", 0): 60, ("orders", 1): 40}
+    assert table.calls == ["partition_counts", "log_offsets:latest", "log_offsets:earliest", "describe_groups",
+                           "committed_offsets"]
+    table.calls.clear()
+    table.end[("orders", 0)] = 120
+    second = asyncio.run(collector.collect(table, [APP], now=1005.0))
+    assert second[APP.key].snapshot.total_lag == 80 + 40
+    assert table.calls == ["log_offsets:latest", "describe_groups", "committed_offsets"]
+    table.calls.clear()
+    table.partitions["orders"] = 3
+    table.start[("orders", 2)], table.end[("orders", 2)] = 0, 7
+    third = asyncio.run(collector.collect(table, [APP], now=1000.0 + METADATA_REFRESH_SECONDS))
+    assert third[APP.key].snapshot.partitions == 3 and third[APP.key].per_partition[("orders", 2)] == 7
+    assert "partition_counts" in table.calls and "log_offsets:earliest" in table.calls
+
+
+def test_a_topic_seen_for_the_first_time_is_described_at_once():
+    table, collector = OffsetTable(), LagCollector()
+    asyncio.run(collector.collect(table, [APP], now=1000.0))
+    table.partitions["refunds"] = 1
+    table.start[("refunds", 0)], table.end[("refunds", 0)] = 0, 5
+    table.calls.clear()
+    other = AppQuery(("ns", "refunds"), "r", ("refunds",), "earliest", stale_after_seconds=300)
+    reports = asyncio.run(collector.collect(table, [APP, other], now=1001.0))
+    assert reports[other.key].snapshot.total_lag == 5
+    assert table.calls[0] == "partition_counts"
+
+
+def test_a_recreated_topic_whose_log_end_fell_below_the_cached_start_counts_from_zero():
+    table, collector = OffsetTable(), LagCollector()
+    asyncio.run(collector.collect(table, [APP], now=1000.0))
+    table.start[("orders", 1)], table.end[("orders", 1)] = 0, 4  # deleted and created again: offsets start over
+    table.calls.clear()
+    reports = asyncio.run(collector.collect(table, [APP], now=1001.0))
+    assert reports[APP.key].per_partition[("orders", 1)] == 4
+    assert "log_offsets:earliest" in table.calls
