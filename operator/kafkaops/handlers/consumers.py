@@ -19,6 +19,7 @@ from kafkaops.consumers.collector import AppQuery, GroupReport, LagCollector
 from kafkaops.consumers.deployment import APP_LABEL, build_deployment, injected_env
 from kafkaops.consumers.spec import ConsumerAppSpec, parse_consumer_spec
 from kafkaops.consumers.status import changed_fields, status_write_due
+from kafkaops.handlers import kubeapi
 from kafkaops.handlers.events import post_event
 from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable
 from kafkaops.metrics import LAG_COLLECTION_SECONDS, RECONCILIATIONS, GroupSample
@@ -29,16 +30,10 @@ TICK_SECONDS = 1.0
 log = logging.getLogger(__name__)
 
 
-def _apps_api() -> Any:
-    from kubernetes import client
-
-    return client.AppsV1Api()
-
-
 async def apply_deployment(manifest: Mapping[str, Any]) -> None:
     """Server-side apply as field manager ``kafkaops``: what we set wins, the rest is left alone."""
     meta = manifest["metadata"]
-    await asyncio.to_thread(_apps_api().patch_namespaced_deployment, meta["name"], meta["namespace"], manifest,
+    await asyncio.to_thread(kubeapi.apps().patch_namespaced_deployment, meta["name"], meta["namespace"], manifest,
                             field_manager="kafkaops", force=True, _content_type="application/apply-patch+yaml")
 
 
@@ -46,7 +41,7 @@ async def current_replicas(namespace: str, name: str) -> int | None:
     from kubernetes.client import ApiException
 
     try:
-        deployment = await asyncio.to_thread(_apps_api().read_namespaced_deployment, name, namespace)
+        deployment = await asyncio.to_thread(kubeapi.apps().read_namespaced_deployment, name, namespace)
     except ApiException as error:
         if error.status == 404:
             return None
@@ -223,9 +218,7 @@ def key_of(body: Mapping[str, Any]) -> tuple[str, str]:
 
 
 async def _patch_status(namespace: str, name: str, changes: dict[str, Any]) -> None:
-    from kubernetes import client
-
-    await asyncio.to_thread(client.CustomObjectsApi().patch_namespaced_custom_object_status, GROUP, VERSION,
+    await asyncio.to_thread(kubeapi.custom_objects().patch_namespaced_custom_object_status, GROUP, VERSION,
                             namespace, PLURAL, name, {"status": changes})
 
 
@@ -316,7 +309,7 @@ async def _scale_app(body: dict[str, Any], spec: ConsumerAppSpec, deployment: Ma
 async def _set_replicas(namespace: str, name: str, replicas: int) -> None:
     """Through the scale subresource: only the replica count changes (the apply handler owns the
     rest of the Deployment)."""
-    await asyncio.to_thread(_apps_api().patch_namespaced_deployment_scale, name, namespace,
+    await asyncio.to_thread(kubeapi.apps().patch_namespaced_deployment_scale, name, namespace,
                             {"spec": {"replicas": replicas}}, field_manager="kafkaops-scaler")
 
 

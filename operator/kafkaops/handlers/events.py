@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kafkaops.conditions import utc_now
+from kafkaops.handlers import kubeapi
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE = 1024
@@ -17,8 +18,6 @@ MAX_MESSAGE = 1024
 
 async def post_event(body: Mapping[str, Any], *, type: str, reason: str, message: str) -> None:  # noqa: A002
     """Best effort: a failed Event is logged, never allowed to fail a reconciliation."""
-    from kubernetes import client
-
     meta = body["metadata"]
     now = utc_now()
     event = {
@@ -31,6 +30,6 @@ async def post_event(body: Mapping[str, Any], *, type: str, reason: str, message
         "reportingInstance": socket.gethostname(),
     }
     try:
-        await asyncio.to_thread(client.CoreV1Api().create_namespaced_event, meta["namespace"], event)
+        await asyncio.to_thread(kubeapi.core().create_namespaced_event, meta["namespace"], event)
     except Exception as error:  # Events are informational; the status already says it
         log.warning("could not post event %s for %s/%s: %s", reason, meta["namespace"], meta["name"], error)

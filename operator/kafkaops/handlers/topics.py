@@ -18,6 +18,7 @@ import kopf
 
 from kafkaops import GROUP, VERSION
 from kafkaops.conditions import find_condition, set_condition
+from kafkaops.handlers import kubeapi
 from kafkaops.handlers.events import post_event
 from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable
 from kafkaops.metrics import DRIFT_CORRECTIONS, RECONCILE_SECONDS, RECONCILIATIONS, TopicSample
@@ -229,11 +230,8 @@ async def check_drift_once(admin: Any, bodies: list[Mapping[str, Any]], claims: 
 
 
 async def _patch_status_via_api(namespace: str, name: str, changes: dict[str, Any]) -> None:
-    from kubernetes import client
-
-    api = client.CustomObjectsApi()
-    await asyncio.to_thread(api.patch_namespaced_custom_object_status, GROUP, VERSION, namespace, PLURAL, name,
-                            {"status": changes})
+    await asyncio.to_thread(kubeapi.custom_objects().patch_namespaced_custom_object_status, GROUP, VERSION,
+                            namespace, PLURAL, name, {"status": changes})
 
 
 async def drift_loop(memo: kopf.Memo, index: kopf.Index, claims: kopf.Index) -> None:
