@@ -35,8 +35,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/*
 The namespaced rules: what the operator does to the objects it serves, in one namespace or all.
 kopf lists and watches the custom resources and patches their annotations and finalizers; status
-goes through the status subresource; owned Deployments are written by server-side apply (PATCH)
-and read back; the scaler changes only replicas, through the scale subresource; Events are posted.
+goes through the status subresource; owned Deployments are written by server-side apply (a PATCH,
+which needs "create" too when the Deployment does not exist yet) and read back; the scaler changes only replicas, through the scale subresource; Events are posted.
 */}}
 {{- define "kafkaops.namespacedRules" -}}
 - apiGroups: ["kafkaops.io"]
@@ -47,7 +47,7 @@ and read back; the scaler changes only replicas, through the scale subresource; 
   verbs: ["patch"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["get", "list", "patch"]
+  verbs: ["get", "list", "create", "patch"]
 - apiGroups: ["apps"]
   resources: ["deployments/scale"]
   verbs: ["patch"]

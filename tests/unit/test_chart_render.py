@@ -1,5 +1,5 @@
 """The Helm chart, rendered by a real helm: lint, schema, least-privilege RBAC, the restricted pod,
-secrets only by reference. (The API server's verdict on the same output is in tests/e2e/test_chart.py.)"""
+secrets only by reference. (The API server's verdict on the same output is in tests/e2e/test_chart_dry_run.py.)"""
 
 from __future__ import annotations
 
