@@ -121,6 +121,8 @@ class OperatorProcess:
                                  ) from None
 
     def denials(self) -> list[str]:
-        """Log lines where the API server refused the operator something (RBAC too narrow)."""
+        """Log lines where the authorizer refused the operator something (RBAC too narrow): the API
+        server says 'User "system:serviceaccount:NS:NAME" cannot VERB resource ...'. (Other 403s,
+        such as writing into a terminating namespace, are not about RBAC.)"""
         return [line for line in self.log.read_text(errors="replace").splitlines()
-                if "forbidden" in line.lower()]
+                if "system:serviceaccount:" in line and " cannot " in line]

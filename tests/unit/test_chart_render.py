@@ -86,7 +86,7 @@ def test_namespaced_rbac_is_a_role_per_watched_namespace_and_only_crd_reads_clus
     (cluster_role,) = of_kind(docs, "ClusterRole")
     assert cluster_role["rules"] == [{"apiGroups": ["apiextensions.k8s.io"],
                                       "resources": ["customresourcedefinitions"],
-                                      "verbs": ["get", "list", "watch"]}]
+                                      "verbs": ["list", "watch"]}]
     env = env_of(deployment_of(docs))
     assert env["KAFKAOPS_NAMESPACES"]["value"] == "team-a,team-b"
     assert env["KAFKAOPS_LOG_FORMAT"]["value"] == "json"

@@ -36,18 +36,19 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 The namespaced rules: what the operator does to the objects it serves, in one namespace or all.
 kopf lists and watches the custom resources and patches their annotations and finalizers; status
 goes through the status subresource; owned Deployments are written by server-side apply (a PATCH,
-which needs "create" too when the Deployment does not exist yet) and read back; the scaler changes only replicas, through the scale subresource; Events are posted.
+which needs "create" too when the Deployment does not exist yet), read back, and watched (a
+hand-edited or deleted Deployment is restored); the scaler changes only replicas, through the scale subresource; Events are posted.
 */}}
 {{- define "kafkaops.namespacedRules" -}}
 - apiGroups: ["kafkaops.io"]
   resources: ["kafkatopics", "consumerapps"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["list", "watch", "patch"]
 - apiGroups: ["kafkaops.io"]
   resources: ["kafkatopics/status", "consumerapps/status"]
   verbs: ["patch"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["get", "list", "create", "patch"]
+  verbs: ["get", "list", "watch", "create", "patch"]
 - apiGroups: ["apps"]
   resources: ["deployments/scale"]
   verbs: ["patch"]
@@ -56,11 +57,12 @@ which needs "create" too when the Deployment does not exist yet) and read back; 
   verbs: ["create"]
 {{- end }}
 
-{{/* Cluster-scoped: kopf discovers its resources by watching CustomResourceDefinitions. */}}
+{{/* Cluster-scoped: kopf discovers its resources by listing and watching CustomResourceDefinitions.
+No "get" anywhere it is not used: kopf lists and watches, it never reads one object. */}}
 {{- define "kafkaops.clusterRules" -}}
 - apiGroups: ["apiextensions.k8s.io"]
   resources: ["customresourcedefinitions"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list", "watch"]
 {{- end }}
 
 {{- define "kafkaops.kafkaEnvName" -}}
