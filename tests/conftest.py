@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -43,3 +44,11 @@ def kubeconfig_env(kube: KubeCluster) -> Iterator[str]:
         os.environ.pop("KUBECONFIG", None)
     else:
         os.environ["KUBECONFIG"] = previous
+
+
+@pytest.fixture(scope="session")
+def helm() -> Path:
+    """The helm binary the harness builds (``make test`` builds it first; this builds it if missing)."""
+    from kafkaops.harness.gobuild import ensure_helm
+
+    return ensure_helm()

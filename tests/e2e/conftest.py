@@ -1,17 +1,25 @@
-"""The operator, running for real (kopf's KopfRunner) against the harness's broker and API server."""
+"""The operator, running for real against the harness's broker and API server: the repository's wheel
+installed in a clean venv, run as ``kafkaops run`` in a subprocess with the Helm chart's ServiceAccount
+and ClusterRole (not system:masters), so every e2e test also proves the chart's RBAC sufficient."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from kopf.testing import KopfRunner
+from installed import (
+    OperatorProcess,
+    build_clean_install,
+    install_chart_identity,
+    service_account_kubeconfig,
+)
 from kubernetes import client, config
 from support import REPO, Topics, kubectl
 
 from kafkaops.harness.kafka import KafkaCluster
+from kafkaops.harness.kube import KubeCluster
 from kafkaops.harness.procs import free_port
 
 # Short intervals so that drift, retries and bounded deletion show within a test's patience.
@@ -38,20 +46,50 @@ def metrics_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def metrics_url(operator: KopfRunner, metrics_port: int) -> str:
+def metrics_url(operator: OperatorProcess, metrics_port: int) -> str:
     """The running operator's Prometheus endpoint."""
     return f"http://127.0.0.1:{metrics_port}/metrics"
 
 
 @pytest.fixture(scope="session")
-def operator(kafka: KafkaCluster, crds: None, metrics_port: int) -> Iterator[KopfRunner]:
-    os.environ.update(OPERATOR_ENV, KAFKAOPS_BOOTSTRAP_SERVERS=kafka.bootstrap_servers,
-                      KAFKAOPS_METRICS_PORT=str(metrics_port))
-    args = ["run", "--standalone", "--all-namespaces", "-m", "kafkaops.handlers"]
-    with KopfRunner(args, timeout=60) as runner:
-        yield runner
-    assert runner.exception is None, runner.output
-    assert runner.exit_code == 0, runner.output
+def installed_operator(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``kafkaops`` from the freshly built wheel in a clean venv (built once per session)."""
+    return build_clean_install(tmp_path_factory.mktemp("installed"))
+
+
+@pytest.fixture(scope="session")
+def operator(kafka: KafkaCluster, kube: KubeCluster, crds: None, helm: Path, installed_operator: Path,
+             metrics_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    workdir = tmp_path_factory.mktemp("operator")
+    account = install_chart_identity(helm, kafka.bootstrap_servers)
+    kubeconfig = service_account_kubeconfig(account, kube.server, kube.pki.ca, workdir / "kubeconfig")
+    env = {**OPERATOR_ENV, "KAFKAOPS_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+           "KAFKAOPS_METRICS_PORT": str(metrics_port)}
+    process = OperatorProcess.start(installed_operator, kubeconfig, env, workdir / "operator.log")
+    yield process
+    code = process.stop()
+    assert code == 0, f"the operator exited with {code} on SIGTERM:\n{process.tail()}"
+    assert not process.denials(), "the API server refused the operator (chart RBAC too narrow):\n" + "\n".join(
+        process.denials()[:20])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test shows the end of the operator's log."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    process = getattr(item, "funcargs", {}).get("operator")
+    if report.failed and isinstance(process, OperatorProcess):
+        report.sections.append(("operator log (last lines)", process.tail()))
+
+
+@pytest.fixture(autouse=True)
+def _operator_still_running(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test after which the operator is dead fails, with the operator's last words."""
+    yield
+    process = request.node.funcargs.get("operator")
+    if isinstance(process, OperatorProcess) and not process.alive():
+        pytest.fail(f"the operator exited with {process.process.returncode}:\n{process.tail()}")
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kafkaops.harness.gobuild import kube_wrapper_gomod, staging_modules
+from kafkaops.harness.gobuild import helm_ldflags, kube_wrapper_gomod, staging_modules
 
 pytestmark = pytest.mark.unit
 
@@ -33,3 +33,10 @@ def test_every_staging_module_is_replaced_by_its_published_tag():
     assert "\tk8s.io/client-go => k8s.io/client-go v0.36.3" in wrapper
     assert "github.com/fork" not in wrapper
     assert "\ngo 1.26.0\n" in wrapper
+
+
+def test_helm_is_told_the_kubernetes_version_of_its_client_go():
+    flags = helm_ldflags("v3.21.4", "module helm.sh/helm/v3\n\nrequire (\n\tk8s.io/client-go v0.36.2\n)\n")
+    assert "-X helm.sh/helm/v3/internal/version.version=v3.21.4" in flags
+    assert "-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=36" in flags
+    assert "-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1" in flags

@@ -1,6 +1,6 @@
 """``python -m kafkaops.harness``: build, start or demo the local Kafka + Kubernetes harness.
 
-    build           fetch Kafka and build the control plane (cached; prints where)
+    build           fetch Kafka, build the control plane and helm (cached; prints where)
     up              start a broker and an API server, print their env, wait for Ctrl-C
     demo            up + install CRDs + run the operator + apply examples/ + show the result
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 
 from kafkaops.harness.demo import run_demo
-from kafkaops.harness.gobuild import ensure_kube_binaries
+from kafkaops.harness.gobuild import ensure_helm, ensure_kube_binaries
 from kafkaops.harness.kafka import KafkaCluster, ensure_kafka_jars, start_kafka
 from kafkaops.harness.kube import KubeCluster, start_kube
 from kafkaops.harness.procs import HarnessError, progress
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "build":
             started = time.monotonic()
             libs = ensure_kafka_jars()
-            bins = ensure_kube_binaries()
+            bins = {**ensure_kube_binaries(), "helm": ensure_helm()}
             bins["promtool"] = ensure_promtool()
             print(f"kafka libs: {libs}")
             for name, path in bins.items():

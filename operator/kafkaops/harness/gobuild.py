@@ -1,5 +1,6 @@
 """Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok from the Go
-module proxy, cached by version under ``<cache>/kube/<version>/bin``.
+module proxy, cached by version under ``<cache>/kube/<version>/bin``; and helm (for the chart's
+tests) under ``<cache>/helm/<version>/bin``.
 
 ``go install k8s.io/kubernetes/cmd/...@v1.X.Y`` cannot work: the kubernetes go.mod points its
 staging modules (``k8s.io/api`` ... all ``v0.0.0``) at local paths. A throwaway wrapper module
@@ -22,6 +23,7 @@ from kafkaops.harness.procs import HarnessError, cache_root, progress, run_logge
 KUBERNETES_VERSION = os.environ.get("KAFKAOPS_KUBE_VERSION", "v1.36.3")
 ETCD_VERSION = os.environ.get("KAFKAOPS_ETCD_VERSION", "v3.6.14")
 KWOK_VERSION = os.environ.get("KAFKAOPS_KWOK_VERSION", "v0.7.0")
+HELM_VERSION = os.environ.get("KAFKAOPS_HELM_VERSION", "v3.21.4")
 
 KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 
@@ -44,12 +46,12 @@ def _go_env(work: Path) -> dict[str, str]:
     return env
 
 
-def _module_file(version: str) -> Path:
-    """The kubernetes go.mod of ``version``, fetched through the module proxy."""
-    out = subprocess.run(["go", "mod", "download", "-json", f"k8s.io/kubernetes@{version}"],
+def _module_file(version: str, module: str = "k8s.io/kubernetes") -> Path:
+    """The go.mod of ``module@version``, fetched through the module proxy."""
+    out = subprocess.run(["go", "mod", "download", "-json", f"{module}@{version}"],
                          capture_output=True, text=True, check=False, env=_go_env(Path.cwd()))
     if out.returncode != 0:
-        raise HarnessError(f"go mod download k8s.io/kubernetes@{version} failed:\n{out.stdout}{out.stderr}")
+        raise HarnessError(f"go mod download {module}@{version} failed:\n{out.stdout}{out.stderr}")
     match = re.search(r'"GoMod":\s*"([^"]+)"', out.stdout)
     if not match:
         raise HarnessError(f"no GoMod path in: {out.stdout}")
@@ -134,3 +136,38 @@ def ensure_kube_binaries() -> dict[str, Path]:
     if not paths["kwok"].exists():
         _build_kwok(target, log)
     return paths
+
+
+def helm_path() -> Path:
+    return cache_root() / "helm" / HELM_VERSION / "bin" / "helm"
+
+
+def helm_ldflags(version: str, helm_gomod: str) -> str:
+    """What helm's Makefile sets: its version, and the Kubernetes version ``helm template`` and
+    ``helm lint`` assume (from the client-go it is built with; without it they assume v1.20)."""
+    client_go = re.search(r"^\s*k8s\.io/client-go v0\.(\d+)\.", helm_gomod, re.M)
+    if not client_go:
+        raise HarnessError("no k8s.io/client-go requirement in helm's go.mod")
+    flags = ["-s", "-w", f"-X helm.sh/helm/v3/internal/version.version={version}"]
+    for pkg in ("helm.sh/helm/v3/pkg/lint/rules", "helm.sh/helm/v3/pkg/chartutil"):
+        flags += [f"-X {pkg}.k8sVersionMajor=1", f"-X {pkg}.k8sVersionMinor={client_go.group(1)}"]
+    return " ".join(flags)
+
+
+def ensure_helm() -> Path:
+    """Build helm with ``go install`` (its go.mod has no local replace directives); cached by version."""
+    path = helm_path()
+    if path.exists():
+        return path
+    if shutil.which("go") is None:
+        raise HarnessError("Go is needed to build helm (go not on PATH)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    env = _go_env(Path.cwd())
+    env["GOBIN"] = str(path.parent)
+    progress(f"building helm {HELM_VERSION} into {path.parent} (cold: a few minutes on 2 cores)")
+    started = time.monotonic()
+    ldflags = helm_ldflags(HELM_VERSION, _module_file(HELM_VERSION, "helm.sh/helm/v3").read_text())
+    run_logged(["go", "install", "-trimpath", "-ldflags", ldflags, f"helm.sh/helm/v3/cmd/helm@{HELM_VERSION}"],
+               path.parent.parent / "build.log", env=env, what="building helm")
+    progress(f"built helm in {time.monotonic() - started:.0f}s")
+    return path

@@ -1,0 +1,70 @@
+{{- define "kafkaops.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "kafkaops.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else if contains (include "kafkaops.name" .) .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name (include "kafkaops.name" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{- define "kafkaops.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "kafkaops.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "kafkaops.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "kafkaops.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "kafkaops.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "kafkaops.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The namespaced rules: what the operator does to the objects it serves, in one namespace or all.
+kopf lists and watches the custom resources and patches their annotations and finalizers; status
+goes through the status subresource; owned Deployments are written by server-side apply (a PATCH,
+which needs "create" too when the Deployment does not exist yet), read back, and watched (a
+hand-edited or deleted Deployment is restored); the scaler changes only replicas, through the scale subresource; Events are posted.
+*/}}
+{{- define "kafkaops.namespacedRules" -}}
+- apiGroups: ["kafkaops.io"]
+  resources: ["kafkatopics", "consumerapps"]
+  verbs: ["list", "watch", "patch"]
+- apiGroups: ["kafkaops.io"]
+  resources: ["kafkatopics/status", "consumerapps/status"]
+  verbs: ["patch"]
+- apiGroups: ["apps"]
+  resources: ["deployments"]
+  verbs: ["get", "list", "watch", "create", "patch"]
+- apiGroups: ["apps"]
+  resources: ["deployments/scale"]
+  verbs: ["patch"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create"]
+{{- end }}
+
+{{/* Cluster-scoped: kopf discovers its resources by listing and watching CustomResourceDefinitions.
+No "get" anywhere it is not used: kopf lists and watches, it never reads one object. */}}
+{{- define "kafkaops.clusterRules" -}}
+- apiGroups: ["apiextensions.k8s.io"]
+  resources: ["customresourcedefinitions"]
+  verbs: ["list", "watch"]
+{{- end }}
+
+{{- define "kafkaops.kafkaEnvName" -}}
+{{- printf "KAFKAOPS_KAFKA_%s" (. | upper | replace "." "_") }}
+{{- end }}

@@ -1,0 +1,174 @@
+"""The Helm chart, rendered by a real helm: lint, schema, least-privilege RBAC, the restricted pod,
+secrets only by reference. (The API server's verdict on the same output is in tests/e2e/test_chart_dry_run.py.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from chart_render import CHART, CI_VALUES, REPO, manifests, of_kind, render, run_helm
+
+pytestmark = pytest.mark.unit
+ROLE_KINDS = ("ClusterRole", "Role")
+# Verbs a controller with our job never needs; "*" is checked separately.
+DANGEROUS_VERBS = {"delete", "deletecollection", "escalate", "bind", "impersonate", "approve", "sign"}
+
+
+def values(name: str) -> Path:
+    return CHART / "ci" / f"{name}-values.yaml"
+
+
+def deployment_of(docs: list[dict]) -> dict:
+    (deployment,) = of_kind(docs, "Deployment")
+    return deployment
+
+
+def env_of(deployment: dict) -> dict[str, dict]:
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return {item["name"]: item for item in container["env"]}
+
+
+def test_chart_crds_are_byte_identical_to_the_repository_crds():
+    ours = {p.name: p.read_bytes() for p in (REPO / "crds").glob("*.yaml")}
+    chart = {p.name: p.read_bytes() for p in (CHART / "crds").glob("*.yaml")}
+    assert ours, "no CRDs in crds/"
+    assert chart == ours, "charts/kafkaops/crds/ differs from crds/: cp crds/*.yaml charts/kafkaops/crds/"
+
+
+def test_ci_values_files_cover_the_three_shapes():
+    assert {p.name for p in CI_VALUES} >= {"default-values.yaml", "namespaced-values.yaml",
+                                           "secure-monitoring-values.yaml"}
+
+
+@pytest.mark.parametrize("values_file", CI_VALUES, ids=lambda p: p.stem)
+def test_helm_lint_strict(helm, values_file):
+    result = run_helm(helm, "lint", str(CHART), "--strict", "-f", str(values_file))
+    assert "1 chart(s) linted, 0 chart(s) failed" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("values_file", CI_VALUES, ids=lambda p: p.stem)
+def test_rbac_has_no_wildcards_and_no_dangerous_verbs_or_secrets(helm, values_file):
+    roles = [doc for doc in manifests(render(helm, values=values_file)) if doc["kind"] in ROLE_KINDS]
+    assert roles
+    for role in roles:
+        for rule in role["rules"]:
+            for field in ("apiGroups", "resources", "verbs"):
+                assert not any("*" in item for item in rule.get(field, [])), (role["metadata"]["name"], rule)
+            assert not DANGEROUS_VERBS & set(rule["verbs"]), rule
+            assert "secrets" not in rule["resources"], rule
+            assert "nonResourceURLs" not in rule, rule
+
+
+def test_default_rbac_is_one_cluster_role_bound_to_the_service_account(helm):
+    docs = manifests(render(helm, values=values("default")))
+    (cluster_role,) = of_kind(docs, "ClusterRole")
+    (binding,) = of_kind(docs, "ClusterRoleBinding")
+    (account,) = of_kind(docs, "ServiceAccount")
+    assert not of_kind(docs, "Role")
+    assert binding["roleRef"]["name"] == cluster_role["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["metadata"]["name"],
+                                    "namespace": "kafkaops-system"}]
+    assert deployment_of(docs)["spec"]["template"]["spec"]["serviceAccountName"] == account["metadata"]["name"]
+    resources = {r for rule in cluster_role["rules"] for r in rule["resources"]}
+    assert {"kafkatopics", "consumerapps", "kafkatopics/status", "deployments", "deployments/scale", "events",
+            "customresourcedefinitions"} <= resources
+    assert "KAFKAOPS_NAMESPACES" not in env_of(deployment_of(docs))
+
+
+def test_namespaced_rbac_is_a_role_per_watched_namespace_and_only_crd_reads_cluster_wide(helm):
+    docs = manifests(render(helm, values=values("namespaced")))
+    roles, bindings = of_kind(docs, "Role"), of_kind(docs, "RoleBinding")
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == ["team-a", "team-b"]
+    assert all(b["subjects"][0]["namespace"] == "kafkaops-system" for b in bindings)
+    (cluster_role,) = of_kind(docs, "ClusterRole")
+    assert cluster_role["rules"] == [{"apiGroups": ["apiextensions.k8s.io"],
+                                      "resources": ["customresourcedefinitions"],
+                                      "verbs": ["list", "watch"]}]
+    env = env_of(deployment_of(docs))
+    assert env["KAFKAOPS_NAMESPACES"]["value"] == "team-a,team-b"
+    assert env["KAFKAOPS_LOG_FORMAT"]["value"] == "json"
+
+
+@pytest.mark.parametrize("values_file", CI_VALUES, ids=lambda p: p.stem)
+def test_the_pod_is_restricted_single_and_probed(helm, values_file):
+    deployment = deployment_of(manifests(render(helm, values=values_file)))
+    spec = deployment["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    pod = spec["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = pod["containers"]
+    context = container["securityContext"]
+    assert context["runAsNonRoot"] is True and context["runAsUser"] == 65532
+    assert context["allowPrivilegeEscalation"] is False
+    assert context["readOnlyRootFilesystem"] is True
+    assert context["capabilities"] == {"drop": ["ALL"]}
+    assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}} in pod["volumes"]
+    assert container["args"] == ["run", "--liveness", "http://0.0.0.0:8080/healthz"]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports["health"] == 8080
+    assert ports["metrics"] == int(env_of(deployment)["KAFKAOPS_METRICS_PORT"]["value"])
+
+
+def test_sasl_and_tls_come_from_existing_secrets_by_reference_only(helm):
+    text = render(helm, values=values("secure-monitoring"))
+    docs = manifests(text)
+    assert not of_kind(docs, "Secret")
+    deployment = deployment_of(docs)
+    env = env_of(deployment)
+    assert env["KAFKAOPS_KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
+    assert env["KAFKAOPS_KAFKA_SASL_MECHANISM"]["value"] == "SCRAM-SHA-512"
+    assert env["KAFKAOPS_KAFKA_SASL_USERNAME"] == {
+        "name": "KAFKAOPS_KAFKA_SASL_USERNAME",
+        "valueFrom": {"secretKeyRef": {"name": "kafka-credentials", "key": "user"}}}
+    assert env["KAFKAOPS_KAFKA_SASL_PASSWORD"] == {
+        "name": "KAFKAOPS_KAFKA_SASL_PASSWORD",
+        "valueFrom": {"secretKeyRef": {"name": "kafka-credentials", "key": "password"}}}
+    assert env["KAFKAOPS_KAFKA_SSL_CA_LOCATION"]["value"] == "/etc/kafkaops/kafka-tls/ca.crt"
+    assert env["KAFKAOPS_KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM"]["value"] == "https"
+    pod = deployment["spec"]["template"]["spec"]
+    assert {"name": "kafka-tls", "secret": {"secretName": "kafka-ca", "items": [{"key": "ca.pem", "path": "ca.crt"}]}
+            } in pod["volumes"]
+    (container,) = pod["containers"]
+    assert {"name": "kafka-tls", "mountPath": "/etc/kafkaops/kafka-tls", "readOnly": True} in container["volumeMounts"]
+
+
+def test_monitoring_objects_only_when_enabled(helm):
+    default = manifests(render(helm, values=values("default")))
+    assert not {"ServiceMonitor", "PrometheusRule", "ConfigMap"} & {d["kind"] for d in default}
+    (service,) = of_kind(default, "Service")
+    assert service["spec"]["ports"] == [{"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}]
+
+    docs = manifests(render(helm, values=values("secure-monitoring")))
+    (monitor,) = of_kind(docs, "ServiceMonitor")
+    (service,) = of_kind(docs, "Service")
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    (rule,) = of_kind(docs, "PrometheusRule")
+    shipped_groups = yaml.safe_load((CHART / "files" / "alerts.yaml").read_text()) or []
+    assert rule["spec"]["groups"] == shipped_groups  # verbatim: Prometheus' {{ $labels }} untouched by helm
+    (dashboard,) = of_kind(docs, "ConfigMap")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    shipped = json.loads((CHART / "files" / "dashboard.json").read_text())
+    assert json.loads(dashboard["data"]["kafkaops.json"]) == shipped
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ((), "bootstrapServers"),
+    (("--set", "kafka.bootstrapServers=k:9092", "--set", "replicaCount=2"), "additional properties 'replicaCount'"),
+    (("--set", "kafka.bootstrapServers=k:9092", "--set", "rbac.clusterWide=false"), "watchNamespaces"),
+    (("--set", "kafka.bootstrapServers=k:9092", "--set", "logFormat=xml"), "logFormat"),
+    (("--set", "kafka.bootstrapServers=k:9092", "--set", "kafka.securityProtocol=TLS"), "securityProtocol"),
+])
+def test_the_schema_refuses_bad_values(helm, args, message):
+    result = run_helm(helm, "template", "x", str(CHART), *args, check=False)
+    assert result.returncode != 0
+    assert message in result.stderr
