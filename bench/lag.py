@@ -182,7 +182,7 @@ def apply_apps(namespace: str, topics: list[str], poll_seconds: int) -> None:
         list(pool.map(lambda b: api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, b), bodies))
 
 
-def plot_scaling(bootstrap: str, namespace: str, path: Path) -> None:
+def plot_scaling(bootstrap: str, namespace: str, metrics_url: str, path: Path) -> None:
     """One app through a scale-up and a scale-down, sampled from its status, drawn to ``path``."""
     import matplotlib
 
@@ -203,10 +203,21 @@ def plot_scaling(bootstrap: str, namespace: str, path: Path) -> None:
     samples: list[tuple[float, int, int, int]] = []
     started = time.monotonic()
 
+    apps = client.AppsV1Api()
+
     def sample() -> None:
-        status = api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "plotted").get("status", {})
-        samples.append((time.monotonic() - started, status.get("totalLag", 0), status.get("desiredReplicas", 0),
-                        status.get("replicas", 0)))
+        """Lag and the decision as the operator exports them (status writes of lag are throttled),
+        replicas as set on the Deployment."""
+        metrics = scrape(metrics_url)
+        lag = sum(v for (name, labels), v in metrics.items()
+                  if name == "kafka_consumergroup_lag_sum" and ("consumergroup", "plotted") in labels)
+        desired = sum(v for (name, labels), v in metrics.items()
+                      if name == "kafkaops_consumerapp_desired_replicas" and ("consumerapp", "plotted") in labels)
+        try:
+            replicas = apps.read_namespaced_deployment("plotted", namespace).spec.replicas or 0
+        except client.ApiException:
+            replicas = 0
+        samples.append((time.monotonic() - started, int(lag), int(desired), replicas))
 
     def run_for(seconds: float) -> None:
         until = time.monotonic() + seconds
@@ -233,7 +244,7 @@ def plot_scaling(bootstrap: str, namespace: str, path: Path) -> None:
     replica_axis = lag_axis.twinx()
     replica_axis.step(times, [s[2] for s in samples], where="post", color="tab:blue", label="desired replicas")
     replica_axis.step(times, [s[3] for s in samples], where="post", color="tab:green", linestyle="--",
-                      label="Deployment replicas")
+                      label="Deployment spec.replicas")
     replica_axis.set_ylabel("replicas")
     replica_axis.set_ylim(0, 13)
     lines = lag_axis.get_legend_handles_labels()[0] + replica_axis.get_legend_handles_labels()[0]
@@ -288,7 +299,7 @@ def main() -> int:
             scrape_times, series = scrape_cost(url)
             rss = peak_rss_mb(operator.proc.pid)
             if args.plot:
-                plot_scaling(bootstrap, "bench", args.plot)
+                plot_scaling(bootstrap, "bench", url, args.plot)
         finally:
             operator.stop()
 

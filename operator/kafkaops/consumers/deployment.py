@@ -15,7 +15,6 @@ from typing import Any
 from kafkaops import GROUP, VERSION
 
 APP_LABEL = f"{GROUP}/consumerapp"
-INJECTED = ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_GROUP_ID", "KAFKA_TOPICS")
 
 
 def injected_env(bootstrap_servers: str, group_id: str, topics: Sequence[str],

@@ -51,7 +51,8 @@ async def current_replicas(namespace: str, name: str) -> int | None:
 
 def desired_deployment(meta: Mapping[str, Any], spec: ConsumerAppSpec, replicas: int, bootstrap: str,
                        security: Mapping[str, str]) -> dict[str, Any]:
-    env = injected_env(bootstrap, spec.group(meta["name"]), spec.topics, security)
+    env = injected_env(bootstrap, spec.group(meta["name"]), spec.topics,
+                       {"KAFKA_AUTO_OFFSET_RESET": spec.auto_offset_reset, **security})
     return build_deployment(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"], template=spec.template,
                             replicas=replicas, env=env)
 

@@ -153,15 +153,16 @@ async def announce(body: Mapping[str, Any], outcome: TopicOutcome) -> None:
 async def reconcile(body: kopf.Body, status: kopf.Status, meta: kopf.Meta, patch: kopf.Patch, memo: kopf.Memo,
                     retry: int, topic_claims: kopf.Index, **_: Any) -> None:
     key = (meta.get("namespace"), meta.get("name"))
-    memo.in_progress.add(key)  # the drift loop leaves this object alone meanwhile
-    try:
-        outcome = await evaluate(memo.admin, body, topic_claims)
-    finally:
-        memo.in_progress.discard(key)
+    # The drift loop leaves this object alone while kopf handles it, and also while kopf retries
+    # it (after a transient failure or an exception): two reconcilers racing on one object would
+    # each write their own outcome (say Created, then InSync over it).
+    memo.in_progress.add(key)
+    outcome = await evaluate(memo.admin, body, topic_claims)
     patch.status.update(topic_status(status, outcome, meta.get("generation", 0)))
     await announce(body, outcome)
     if outcome.transient:
         raise kopf.TemporaryError(outcome.message, delay=min(MAX_RETRY_DELAY, 2.0 ** min(retry, 6)))
+    memo.in_progress.discard(key)
 
 
 def deletes_topic(spec: kopf.Spec, annotations: kopf.Annotations, **_: Any) -> bool:
@@ -238,6 +239,7 @@ async def drift_loop(memo: kopf.Memo, index: kopf.Index, claims: kopf.Index) -> 
     interval = memo.settings.drift_interval_seconds
     while True:
         await asyncio.sleep(interval)
+        memo.in_progress.intersection_update(index.keys())  # forget deleted objects
         bodies = [body for store in index.values() for body in store if needs_drift_check(body, memo.in_progress)]
         try:
             corrected = await check_drift_once(memo.admin, bodies, claims, _patch_status_via_api)

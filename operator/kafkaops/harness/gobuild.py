@@ -37,7 +37,7 @@ def binaries() -> dict[str, Path]:
     return {name: bin_dir() / name for name in names}
 
 
-def _go_env(work: Path) -> dict[str, str]:
+def go_env(work: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(CGO_ENABLED="0", GOFLAGS="-mod=mod", GOTOOLCHAIN="local")
     env.setdefault("GOPATH", str(Path.home() / "go"))
@@ -49,7 +49,7 @@ def _go_env(work: Path) -> dict[str, str]:
 def _module_file(version: str, module: str = "k8s.io/kubernetes") -> Path:
     """The go.mod of ``module@version``, fetched through the module proxy."""
     out = subprocess.run(["go", "mod", "download", "-json", f"{module}@{version}"],
-                         capture_output=True, text=True, check=False, env=_go_env(Path.cwd()))
+                         capture_output=True, text=True, check=False, env=go_env(Path.cwd()))
     if out.returncode != 0:
         raise HarnessError(f"go mod download {module}@{version} failed:\n{out.stdout}{out.stderr}")
     match = re.search(r'"GoMod":\s*"([^"]+)"', out.stdout)
@@ -85,7 +85,7 @@ def _build_kubernetes(target: Path, work: Path, log: Path) -> None:
     gomod = _module_file(KUBERNETES_VERSION).read_text()
     (work / "go.mod").write_text(kube_wrapper_gomod(KUBERNETES_VERSION, gomod))
     (work / "go.sum").touch()
-    env = _go_env(work)
+    env = go_env(work)
     for command in KUBE_COMMANDS:
         progress(f"building {command} {KUBERNETES_VERSION} (cold: many minutes on 2 cores)")
         started = time.monotonic()
@@ -103,12 +103,12 @@ def _build_etcd(target: Path, work: Path, log: Path) -> None:
     progress(f"building etcd {ETCD_VERSION}")
     started = time.monotonic()
     run_logged(["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", str(target / "etcd"),
-                "go.etcd.io/etcd/server/v3"], log, cwd=work, env=_go_env(work), what="building etcd")
+                "go.etcd.io/etcd/server/v3"], log, cwd=work, env=go_env(work), what="building etcd")
     progress(f"built etcd in {time.monotonic() - started:.0f}s")
 
 
 def _build_kwok(target: Path, log: Path) -> None:
-    env = _go_env(Path.cwd())
+    env = go_env(Path.cwd())
     env["GOBIN"] = str(target)
     progress(f"building kwok {KWOK_VERSION}")
     started = time.monotonic()
@@ -154,15 +154,35 @@ def helm_ldflags(version: str, helm_gomod: str) -> str:
     return " ".join(flags)
 
 
-def ensure_helm() -> Path:
-    """Build helm with ``go install`` (its go.mod has no local replace directives); cached by version."""
-    path = helm_path()
+def go_install(path: Path, package: str, ldflags: str, what: str) -> Path:
+    """``go install package`` (a module without local replace directives) so that its binary lands
+    at ``path``; nothing to do when it is already there."""
     if path.exists():
         return path
     if shutil.which("go") is None:
+        raise HarnessError(f"Go is needed to build {what} (go not on PATH)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    env = go_env(Path.cwd())
+    env["GOBIN"] = str(path.parent)
+    log = path.parent.parent / "build.log"
+    progress(f"building {what} into {path.parent} (cold: minutes on 2 cores); log {log}")
+    started = time.monotonic()
+    run_logged(["go", "install", "-trimpath", "-ldflags", ldflags, package], log, env=env, what=f"building {what}")
+    progress(f"built {what} in {time.monotonic() - started:.0f}s")
+    return path
+
+
+def ensure_helm() -> Path:
+    """Build helm, cached by version."""
+    path = helm_path()
+    if path.exists():
+        return path
+    ldflags = helm_ldflags(HELM_VERSION, _module_file(HELM_VERSION, "helm.sh/helm/v3").read_text())
+    return go_install(path, f"helm.sh/helm/v3/cmd/helm@{HELM_VERSION}", ldflags, f"helm {HELM_VERSION}")
+    if shutil.which("go") is None:
         raise HarnessError("Go is needed to build helm (go not on PATH)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    env = _go_env(Path.cwd())
+    env = go_env(Path.cwd())
     env["GOBIN"] = str(path.parent)
     progress(f"building helm {HELM_VERSION} into {path.parent} (cold: a few minutes on 2 cores)")
     started = time.monotonic()

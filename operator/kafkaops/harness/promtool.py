@@ -7,12 +7,10 @@ About 6 minutes cold on 2 cores, seconds once Go's build cache is warm.
 from __future__ import annotations
 
 import os
-import shutil
-import time
 from pathlib import Path
 
-from kafkaops.harness.gobuild import _go_env
-from kafkaops.harness.procs import HarnessError, cache_root, progress, run_logged
+from kafkaops.harness.gobuild import go_install
+from kafkaops.harness.procs import cache_root
 
 PROMETHEUS_MODULE_VERSION = os.environ.get("KAFKAOPS_PROMETHEUS_VERSION", "v0.316.0")
 
@@ -28,21 +26,7 @@ def promtool_path() -> Path:
 
 
 def ensure_promtool() -> Path:
-    """Build promtool if missing; return its path. Idempotent and cheap when cached."""
-    path = promtool_path()
-    if path.exists():
-        return path
-    if shutil.which("go") is None:
-        raise HarnessError("Go is needed to build promtool (go not on PATH)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    env = _go_env(Path.cwd())
-    env["GOBIN"] = str(path.parent)
-    log = path.parent.parent / "build.log"
-    progress(f"building promtool {PROMETHEUS_MODULE_VERSION} (cold: about 6 minutes on 2 cores); log {log}")
-    started = time.monotonic()
+    """Build promtool if missing (about 6 minutes cold); return its path."""
     ldflags = f"-s -w -X github.com/prometheus/common/version.Version={prometheus_release(PROMETHEUS_MODULE_VERSION)}"
-    run_logged(["go", "install", "-trimpath", "-ldflags", ldflags,
-                f"github.com/prometheus/prometheus/cmd/promtool@{PROMETHEUS_MODULE_VERSION}"],
-               log, env=env, what="building promtool")
-    progress(f"built promtool in {time.monotonic() - started:.0f}s")
-    return path
+    return go_install(promtool_path(), f"github.com/prometheus/prometheus/cmd/promtool@{PROMETHEUS_MODULE_VERSION}",
+                      ldflags, f"promtool {PROMETHEUS_MODULE_VERSION}")
