@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kafkaops.consumers.autoscale import ScalingPolicy
-from kafkaops.topics.spec import InvalidSpec, check_topic_name
+from kafkaops.topics.spec import check_topic_name, parse_spec
 
 
 class ScaleDown(BaseModel):
@@ -61,9 +61,4 @@ class ConsumerAppSpec(BaseModel):
 
 
 def parse_consumer_spec(spec: Any) -> ConsumerAppSpec:
-    try:
-        return ConsumerAppSpec.model_validate(dict(spec or {}))
-    except ValidationError as error:
-        raise InvalidSpec("; ".join(
-            f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" if e["loc"] else e["msg"]
-            for e in error.errors())) from None
+    return parse_spec(ConsumerAppSpec, spec)

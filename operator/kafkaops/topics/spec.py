@@ -5,7 +5,7 @@ the schema would have refused (e.g. an object stored before a CRD upgrade)."""
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -63,12 +63,19 @@ class TopicSpec(BaseModel):
         return self.topic_name or resource_name
 
 
-def parse_topic_spec(spec: Any) -> TopicSpec:
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def parse_spec(model: type[ModelT], spec: Any) -> ModelT:
     """Validate a raw ``spec`` mapping; raise InvalidSpec with a one-line, user-facing message."""
     try:
-        return TopicSpec.model_validate(dict(spec or {}))
+        return model.model_validate(dict(spec or {}))
     except ValidationError as error:
         problems = "; ".join(
             f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" if e["loc"] else e["msg"]
             for e in error.errors())
         raise InvalidSpec(problems) from None
+
+
+def parse_topic_spec(spec: Any) -> TopicSpec:
+    return parse_spec(TopicSpec, spec)
