@@ -283,6 +283,10 @@ def main() -> int:
 
         subprocess.run([kubectl_path(), "--kubeconfig", str(kube.kubeconfig), "apply", "-f", str(REPO / "crds")],
                        check=True, capture_output=True)
+        # An operator that starts while a new CRD's storage initializes can be refused (429) and,
+        # in kopf 1.45, never pick its watch up again: start it once the CRDs are established.
+        subprocess.run([kubectl_path(), "--kubeconfig", str(kube.kubeconfig), "wait", "--for=condition=Established",
+                        "--timeout=60s", "crd", "--all"], check=True, capture_output=True)
         config.load_kube_config(config_file=str(kube.kubeconfig))
         port = free_port()
         env = dict(os.environ, KUBECONFIG=str(kube.kubeconfig), KAFKAOPS_BOOTSTRAP_SERVERS=bootstrap,
