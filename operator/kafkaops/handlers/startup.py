@@ -31,6 +31,12 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
     settings.persistence.finalizer = FINALIZER
     settings.posting.level = logging.WARNING  # Events are posted explicitly, not from every log line
     settings.watching.server_timeout = 300
+    # Bounded waits on the API server: a watch whose connection silently died is re-established, and a
+    # list or patch that hangs (seen once while a just-created CRD's storage was initializing) is
+    # retried after a minute instead of kopf's default five.
+    settings.watching.client_timeout = 330
+    settings.networking.request_timeout = 60
+    settings.networking.connect_timeout = 10
     # Bounded concurrency: objects queue instead of each holding a worker, its body and its
     # pending requests at once; this caps memory with thousands of KafkaTopics.
     settings.queueing.worker_limit = config.max_concurrent_reconciles
