@@ -123,10 +123,10 @@ def test_partition_decrease_on_the_broker_side_is_refused_by_the_controller(topi
     assert partitions == 6 and config["retention.ms"] != "5000"  # nothing half-applied
 
 
-def test_replication_factor_change_is_reported_unsupported(topics, topic_name):
+def test_replication_factor_above_the_broker_count_is_refused_and_nothing_changes(topics, topic_name):
     topics.create("rf", {"topicName": topic_name, "partitions": 1, "replicationFactor": 1})
     topics.wait("rf", "Created")
     topics.patch("rf", {"spec": {"replicationFactor": 2}})
-    condition = ready_condition(topics.wait("rf", "ReplicationFactorChangeUnsupported"))
-    assert condition["status"] == "False"
+    condition = ready_condition(topics.wait("rf", "InvalidConfig"))
+    assert condition["status"] == "False" and "1 broker(s)" in condition["message"]
     assert topics.broker(topic_name)[1] == 1

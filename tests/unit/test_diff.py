@@ -149,6 +149,16 @@ def test_refusals_are_errors(wanted, current, rf, reason):
     assert diff.action == "error" and diff.reason == reason and exit_code([diff]) == EXIT_ERROR
 
 
+def test_replication_factor_change_is_a_reassignment_when_the_brokers_are_known():
+    spec = TopicSpec.model_validate({"partitions": 2, "replicationFactor": 3})
+    current = ObservedTopic("t", 2, 1, {}, assignment=((1,), (2,)))
+    diff = diff_topic(Manifest("t.yaml", None, "t", "t", spec), current, brokers=[1, 2, 3])
+    assert diff.action == "update" and diff.replication == (1, 3) and exit_code([diff]) == EXIT_CHANGES
+    assert "replication factor: 1 -> 3 (reassignment)" in render_text([diff])
+    too_many = diff_topic(Manifest("t.yaml", None, "t", "t", spec), current, brokers=[1])
+    assert too_many.action == "error" and too_many.reason == "InvalidConfig"
+
+
 def test_unmanaged_manifest_is_skipped_and_paused_is_noted():
     assert diff_topic(manifest(unmanaged=True), None).action == "skip"
     paused = diff_topic(manifest(paused=True), None)

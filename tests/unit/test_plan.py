@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from kafkaops.topics.plan import ObservedTopic, config_equal, normalise_config_value, plan_topic
+from kafkaops.topics.plan import (
+    ObservedTopic,
+    config_equal,
+    normalise_config_value,
+    plan_topic,
+    replica_assignment,
+)
 from kafkaops.topics.spec import TopicSpec
 
 pytestmark = pytest.mark.unit
@@ -38,9 +44,41 @@ def test_partition_decrease_is_refused_and_nothing_else_happens():
     assert not plan.config_set and plan.partitions is None and not plan.create
 
 
-def test_replication_factor_change_is_refused_not_ignored():
+def test_replication_factor_change_without_known_brokers_is_refused_not_ignored():
     plan = plan_topic(spec(replicationFactor=3), "t", observed(rf=1))
     assert plan.refusal is not None and plan.refusal.reason == "ReplicationFactorChangeUnsupported"
+
+
+def placed(assignment, partitions=3, rf=1) -> ObservedTopic:
+    return ObservedTopic("t", partitions, rf, {}, assignment=assignment)
+
+
+@pytest.mark.parametrize(("current", "brokers", "factor", "expected"), [
+    # grow 1 -> 3 on 3 brokers: every partition keeps its leader and takes the other two
+    (((1,), (2,), (3,)), [1, 2, 3], 3, {0: (1, 2, 3), 1: (2, 1, 3), 2: (3, 1, 2)}),
+    # grow 1 -> 2 on 4 brokers: new replicas go to the least loaded brokers, so the load stays even
+    (((1,), (1,), (2,)), [1, 2, 3, 4], 2, {0: (1, 3), 1: (1, 4), 2: (2, 3)}),
+    # shrink 3 -> 2: the last replica goes, the preferred leader stays first
+    (((1, 2, 3), (2, 3, 1), (3, 1, 2)), [1, 2, 3], 2, {0: (1, 2), 1: (2, 3), 2: (3, 1)}),
+    # a replica on a broker that left the cluster is kept only if it is within the factor
+    (((5, 1),), [1, 2], 2, {}),
+])
+def test_replica_assignment_moves_as_little_as_possible(current, brokers, factor, expected):
+    assert replica_assignment(current, brokers, factor) == expected
+
+
+def test_replication_factor_change_is_planned_alone():
+    plan = plan_topic(spec(partitions=5, replicationFactor=3, config={"retention.ms": "1"}), "t",
+                      placed(((1,), (2,), (3,))), brokers=[1, 2, 3])
+    assert plan.refusal is None and set(plan.reassign) == {0, 1, 2}
+    assert plan.partitions is None and not plan.config_set  # after the reassignment, not with it
+    assert plan.differences == ("replication factor 1 -> 3",) and not plan.is_noop
+
+
+def test_replication_factor_above_the_broker_count_is_invalid():
+    plan = plan_topic(spec(replicationFactor=3), "t", placed(((1,), (1,), (1,))), brokers=[1])
+    assert plan.refusal is not None and plan.refusal.reason == "InvalidConfig"
+    assert "1 broker(s)" in plan.refusal.message and not plan.reassign
 
 
 def test_unset_replication_factor_accepts_whatever_the_topic_has():

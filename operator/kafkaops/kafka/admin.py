@@ -31,7 +31,7 @@ from confluent_kafka.admin import (
 
 from kafkaops.kafka.batching import Batcher
 from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable, TopicMissing, translate
-from kafkaops.kafka.group_offsets import GroupOffsetsReader
+from kafkaops.kafka.python_admin import PythonAdmin
 from kafkaops.metrics import admin_request
 from kafkaops.topics.plan import ObservedTopic
 
@@ -99,7 +99,7 @@ class KafkaAdmin:
         config = dict(client_config)
         config.setdefault("logger", logging.getLogger("kafkaops.kafka.librdkafka"))
         self._client = AdminClient(config)
-        self._group_offsets = GroupOffsetsReader(client_config, request_timeout)
+        self._python = PythonAdmin(client_config, request_timeout)
         self._timeout = request_timeout
         self._describe_topics = Batcher("describe_topics", self._send_describe_topics, linger=linger)
         self._describe_configs = Batcher("describe_configs", self._send_describe_configs, linger=linger)
@@ -123,9 +123,10 @@ class KafkaAdmin:
             entries: Mapping[str, ConfigEntry] = (await self._describe_configs.submit(name)) if with_config else {}
         except TopicMissing:
             return None
-        partitions = description.partitions
+        partitions = sorted(description.partitions, key=lambda p: p.id)
         return ObservedTopic(
             name=name, partitions=len(partitions), replication_factor=len(partitions[0].replicas) if partitions else 0,
+            assignment=tuple(tuple(node.id for node in p.replicas) for p in partitions),
             config={key: entry.value for key, entry in entries.items() if entry.value is not None},
             overridden=frozenset(key for key, entry in entries.items()
                                  if entry.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value),
@@ -214,8 +215,25 @@ class KafkaAdmin:
         return result
 
     async def committed_offsets(self, groups: Sequence[str]) -> dict[str, dict[tuple[str, int], int]]:
-        """Committed offsets of every group, batched per coordinator (see ``group_offsets``)."""
-        return await self._group_offsets.committed(groups)
+        """Committed offsets of every group, batched per coordinator (see ``python_admin``)."""
+        return await self._python.committed(groups)
+
+    # ---- replication factor: partition reassignment (kafka-python; confluent-kafka has none) --
+
+    async def broker_ids(self) -> list[int]:
+        """The ids of the brokers the cluster has now."""
+        with admin_request("describe_cluster", 1):
+            future = self._call(self._client.describe_cluster, request_timeout=self._timeout)
+            (description,) = await _settle({"cluster": future}, ["cluster"])
+        if isinstance(description, BaseException):
+            raise description
+        return sorted(node.id for node in description.nodes)
+
+    async def reassign(self, topic: str, assignment: Mapping[int, Sequence[int]]) -> None:
+        await self._python.reassign(topic, assignment)
+
+    async def reassigning(self, topic: str, partitions: int) -> bool:
+        return await self._python.reassigning(topic, partitions)
 
     # ---- batched senders: one admin request per batch -----------------------------------
 

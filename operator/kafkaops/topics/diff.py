@@ -174,6 +174,7 @@ class TopicDiff:
     action: Action
     partitions: tuple[int | None, int] | None = None  # (current or None on create, wanted)
     replication_factor: int | None = None  # on create; None: the broker's default
+    replication: tuple[int, int] | None = None  # (current, wanted): a reassignment
     config: tuple[ConfigDelta, ...] = ()
     unmanaged: tuple[tuple[str, str], ...] = ()  # keys set on the topic, not in the manifest: kept
     reason: str | None = None  # on error
@@ -181,14 +182,16 @@ class TopicDiff:
     notes: tuple[str, ...] = ()
 
 
-def diff_topic(manifest: Manifest, observed: ObservedTopic | None) -> TopicDiff:
-    """What the operator would do with ``manifest`` given the topic as observed (None: missing)."""
+def diff_topic(manifest: Manifest, observed: ObservedTopic | None, brokers: Sequence[int] | None = None
+               ) -> TopicDiff:
+    """What the operator would do with ``manifest`` given the topic as observed (None: missing) on a
+    cluster with these brokers (None: unknown, then a replication-factor change cannot be planned)."""
     notes = (f"paused ({GROUP}/paused): the operator applies this only once resumed",) if manifest.paused else ()
     if manifest.unmanaged:
         return TopicDiff(manifest.topic, manifest, "skip",
                          message=f'{GROUP}/managed is "false": the operator never touches this topic')
     spec = manifest.spec
-    plan = plan_topic(spec, manifest.topic, observed)  # previously owned keys cannot be known: see above
+    plan = plan_topic(spec, manifest.topic, observed, (), brokers)  # previously owned keys cannot be known
     if plan.refusal is not None:
         return TopicDiff(manifest.topic, manifest, "error", reason=plan.refusal.reason,
                          message=plan.refusal.message, notes=notes)
@@ -200,8 +203,12 @@ def diff_topic(manifest: Manifest, observed: ObservedTopic | None) -> TopicDiff:
                    for key, value in sorted(plan.config_set.items()))
     unmanaged = tuple(sorted((key, observed.config.get(key, "")) for key in observed.overridden - set(spec.config)))
     partitions = (observed.partitions, plan.partitions) if plan.partitions is not None else None
+    replication = (observed.replication_factor, spec.replication_factor) \
+        if plan.reassign and spec.replication_factor is not None else None
+    if replication:
+        notes += ("the operator reassigns replicas first; partition and config changes follow once Kafka is done",)
     return TopicDiff(manifest.topic, manifest, "none" if plan.is_noop else "update", partitions=partitions,
-                     config=config, unmanaged=unmanaged, notes=notes)
+                     replication=replication, config=config, unmanaged=unmanaged, notes=notes)
 
 
 def duplicate_errors(manifests: Sequence[Manifest]) -> dict[int, str]:
@@ -248,6 +255,7 @@ class DiffAdmin(Protocol):
     async def validate_creations(self, creations: Sequence[TopicCreation]) -> list[Exception | None]: ...
     async def validate_partition_growth(self, requests: Sequence[tuple[str, int]]) -> list[Exception | None]: ...
     async def validate_config_changes(self, changes: Sequence[ConfigChange]) -> list[Exception | None]: ...
+    async def broker_ids(self) -> list[int]: ...
 
 
 def _reason(error: Exception) -> tuple[str, str]:
@@ -260,7 +268,10 @@ async def compute_diffs(admin: DiffAdmin, manifests: Sequence[Manifest]) -> list
     duplicates = duplicate_errors(manifests)
     unique = [m for i, m in enumerate(manifests) if i not in duplicates]
     observed = await asyncio.gather(*(admin.describe_topic(m.topic) for m in unique))
-    diffs = [diff_topic(m, o) for m, o in zip(unique, observed, strict=True)]
+    brokers = await admin.broker_ids() if any(
+        o is not None and m.spec.replication_factor not in (None, o.replication_factor)
+        for m, o in zip(unique, observed, strict=True)) else None
+    diffs = [diff_topic(m, o, brokers) for m, o in zip(unique, observed, strict=True)]
 
     creates = [d for d in diffs if d.action == "create"]
     grows = [d for d in diffs if d.action == "update" and d.partitions is not None]
@@ -314,6 +325,8 @@ def render_text(diffs: Sequence[TopicDiff], problems: Sequence[Problem] = ()) ->
             lines.append(f"    replication factor: {rf if rf is not None else 'broker default'}")
         elif diff.partitions is not None:
             lines.append(f"    partitions: {diff.partitions[0]} -> {diff.partitions[1]}")
+        if diff.replication is not None:
+            lines.append(f"    replication factor: {diff.replication[0]} -> {diff.replication[1]} (reassignment)")
         lines += [_config_line(delta) for delta in diff.config]
         lines += [f"    unmanaged (kept): {key} = {value}" for key, value in diff.unmanaged]
         if diff.message:
@@ -337,6 +350,8 @@ def to_json(diffs: Sequence[TopicDiff], problems: Sequence[Problem] = ()) -> dic
             entry["partitions"] = {"from": diff.partitions[0], "to": diff.partitions[1]}
         if diff.partitions is not None and diff.partitions[0] is None:
             entry["replicationFactor"] = diff.replication_factor
+        if diff.replication is not None:
+            entry["replicationFactor"] = {"from": diff.replication[0], "to": diff.replication[1]}
         if diff.config:
             entry["config"] = [{"key": c.key, "from": c.old, "fromDefault": c.old_is_default, "to": c.new}
                                for c in diff.config]

@@ -6,7 +6,7 @@ The outcome is plain data; the kopf handler turns it into status, events and ret
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,6 +23,9 @@ class TopicAdmin(Protocol):
     async def create_topic(self, creation: TopicCreation) -> None: ...
     async def create_partitions(self, name: str, total: int) -> None: ...
     async def alter_config(self, change: ConfigChange) -> None: ...
+    async def broker_ids(self) -> list[int]: ...
+    async def reassign(self, topic: str, assignment: Mapping[int, Sequence[int]]) -> None: ...
+    async def reassigning(self, topic: str, partitions: int) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -90,10 +93,24 @@ async def reconcile_topic(admin: TopicAdmin, resource_name: str, raw_spec: Mappi
     owned = tuple(sorted(spec.config))
     try:
         observed = await admin.describe_topic(topic)
-        plan = plan_topic(spec, topic, observed, previously_owned)
+        brokers = None
+        if (observed is not None and spec.replication_factor is not None
+                and spec.replication_factor != observed.replication_factor):
+            if await admin.reassigning(topic, observed.partitions):
+                return TopicOutcome(False, "Reassigning", f"replicas of topic {topic!r} are moving to replication "
+                                    f"factor {spec.replication_factor}", topic, observed, tuple(previously_owned),
+                                    transient=True)
+            brokers = await admin.broker_ids()
+        plan = plan_topic(spec, topic, observed, previously_owned, brokers)
         if plan.refusal is not None:
             return TopicOutcome(False, plan.refusal.reason, plan.refusal.message, topic, observed,
                                 tuple(previously_owned))
+        if plan.reassign:
+            await admin.reassign(topic, plan.reassign)
+            # Kafka copies the data in the background; kopf retries until the replicas match.
+            return TopicOutcome(False, "Reassigning", f"reassigning {len(plan.reassign)} partition(s) of topic "
+                                f"{topic!r}: {'; '.join(plan.differences)}", topic, observed,
+                                tuple(previously_owned), transient=True, changed=True)
         reason, message = _summary(plan, spec, adopting and observed is not None)
         if plan.is_noop:
             return TopicOutcome(True, reason, message, topic, observed, owned)

@@ -1,6 +1,7 @@
-"""Committed offsets of many consumer groups, read with kafka-python's admin client.
+"""What confluent-kafka cannot do (well), through kafka-python's admin client: committed offsets
+of many consumer groups, and partition reassignment (replication-factor changes).
 
-Why not confluent-kafka here: librdkafka's ListConsumerGroupOffsets dereferences a NULL
+Why committed offsets are not read with confluent-kafka: librdkafka's ListConsumerGroupOffsets dereferences a NULL
 consumer-group handle when a broker answers NOT_COORDINATOR (librdkafka issue 5040, still in
 confluent-kafka 2.16.1): the whole operator segfaults whenever a group coordinator moves or a
 fresh cluster is still loading ``__consumer_offsets``. It also takes one group per request.
@@ -14,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 from kafka.errors import KafkaError as PyKafkaError
+from kafka.structs import TopicPartition as PyTopicPartition
 
 from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable
 from kafkaops.metrics import admin_request
@@ -44,6 +46,7 @@ _PROPERTY_NAMES = {
 _IGNORED = frozenset({"bootstrap.servers", "logger", "client.id"})
 
 Offsets = dict[tuple[str, int], int]
+T = TypeVar("T")
 # After these the client is rebuilt: its connections or bootstrap are gone.
 _CONNECTION_ERRORS = (KafkaConnectionError, KafkaTimeoutError)
 
@@ -61,7 +64,7 @@ def python_client_config(client_config: Mapping[str, Any], request_timeout: floa
     return config
 
 
-class GroupOffsetsReader:
+class PythonAdmin:
     """One kafka-python admin client, created on first use and again after a failure."""
 
     def __init__(self, client_config: Mapping[str, Any], request_timeout: float) -> None:
@@ -95,23 +98,47 @@ class GroupOffsetsReader:
             return (await asyncio.to_thread(self._fetch, [group]))[group]
 
     def _fetch(self, groups: list[str]) -> dict[str, Offsets]:
+        answer = self._run("committed offsets", lambda client: client.list_group_offsets(groups))
+        return {group: {(tp.topic, tp.partition): meta.offset for tp, meta in answer.get(group, {}).items()
+                        if meta.offset >= 0} for group in groups}
+
+    async def reassign(self, topic: str, assignment: Mapping[int, Sequence[int]]) -> None:
+        """Start moving the partitions of ``topic`` to these replica lists (Kafka finishes in the
+        background); a partition the broker refuses fails the whole call with its error."""
+        reassignments = {PyTopicPartition(topic, p): list(replicas) for p, replicas in assignment.items()}
+        with admin_request("alter_partition_reassignments", len(reassignments)):
+            answer = await asyncio.to_thread(self._run, "partition reassignment",
+                                             lambda client: client.alter_partition_reassignments(reassignments))
+        refused = {tp.partition: error for tp, error in answer.items() if error is not None}
+        if refused:
+            partition, error = min(refused.items())
+            raise KafkaRejected("InvalidConfig", f"partition {partition} cannot be reassigned: {error}")
+
+    async def reassigning(self, topic: str, partitions: int) -> bool:
+        """Whether a reassignment of any partition of ``topic`` is still going on."""
+        wanted = [PyTopicPartition(topic, p) for p in range(partitions)]
+        with admin_request("list_partition_reassignments", len(wanted)):
+            ongoing = await asyncio.to_thread(self._run, "partition reassignments",
+                                              lambda client: client.list_partition_reassignments(wanted))
+        return bool(ongoing)
+
+    def _run(self, what: str, call: Callable[[KafkaAdminClient], T]) -> T:
+        """One call through the shared client, with kafka-python's errors translated."""
         with self._lock:
             try:
                 if self._client is None:
                     self._client = KafkaAdminClient(**self._config)
-                answer = self._client.list_group_offsets(groups)
+                return call(self._client)
             except _CONNECTION_ERRORS as error:
                 self._reset()
-                raise KafkaUnavailable(f"committed offsets: {error}") from error
+                raise KafkaUnavailable(f"{what}: {error}") from error
             except PyKafkaError as error:
                 if self._client is None or getattr(error, "retriable", False):  # e.g. coordinator loading
-                    raise KafkaUnavailable(f"committed offsets: {error}") from error
+                    raise KafkaUnavailable(f"{what}: {error}") from error
                 raise KafkaRejected(type(error).__name__, str(error)) from error
             except OSError as error:
                 self._reset()
-                raise KafkaUnavailable(f"committed offsets: {error}") from error
-        return {group: {(tp.topic, tp.partition): meta.offset for tp, meta in answer.get(group, {}).items()
-                        if meta.offset >= 0} for group in groups}
+                raise KafkaUnavailable(f"{what}: {error}") from error
 
     def _reset(self) -> None:
         if self._client is not None:
