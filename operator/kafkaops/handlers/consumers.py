@@ -5,6 +5,7 @@ finalizer on every ConsumerApp, and deletion must simply cascade to the Deployme
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Mapping
@@ -67,7 +68,8 @@ def security_env(kafka_properties: Mapping[str, str]) -> dict[str, str]:
 @kopf.index(GROUP, VERSION, PLURAL)
 def consumerapp_index(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[tuple[str, str], Any]:
     meta = body["metadata"]
-    return {(namespace, name): {"metadata": {k: meta.get(k) for k in ("name", "namespace", "uid", "generation",
+    return {(namespace, name): {"apiVersion": body["apiVersion"], "kind": body["kind"],
+                                "metadata": {k: meta.get(k) for k in ("name", "namespace", "uid", "generation",
                                                                        "deletionTimestamp")},
                                 "spec": dict(body.get("spec") or {}), "status": dict(body.get("status") or {})}}
 
@@ -131,8 +133,6 @@ async def ensure_deployment(meta: Mapping[str, Any], spec: ConsumerAppSpec, sett
 
 def api_message(error: Any) -> str:
     """The API server's own message out of an ApiException's JSON body."""
-    import json
-
     try:
         return str(json.loads(error.body).get("message") or error.reason)
     except (TypeError, ValueError):
@@ -160,11 +160,10 @@ async def restore_deployment(event: kopf.RawEvent, body: kopf.Body, memo: kopf.M
     seen = memo.setdefault("deployment_generations", {})
     if event["type"] == "DELETED":
         seen.pop(key, None)
-    elif event["type"] != "MODIFIED" or seen.get(key) == meta.get("generation"):
-        seen[key] = meta.get("generation")
-        return
     else:
-        seen[key] = meta.get("generation")
+        previous, seen[key] = seen.get(key), meta.get("generation")
+        if event["type"] != "MODIFIED" or previous == seen[key]:
+            return
     owner = next(iter(consumerapp_index.get(key, [])), None)
     if owner is None or owner["metadata"].get("deletionTimestamp"):
         return  # the ConsumerApp is gone or going: garbage collection deletes the Deployment
@@ -216,11 +215,6 @@ class Scaler:
 
 def key_of(body: Mapping[str, Any]) -> tuple[str, str]:
     return body["metadata"]["namespace"], body["metadata"]["name"]
-
-
-async def _patch_status(namespace: str, name: str, changes: dict[str, Any]) -> None:
-    await asyncio.to_thread(kubeapi.custom_objects().patch_namespaced_custom_object_status, GROUP, VERSION,
-                            namespace, PLURAL, name, {"status": changes})
 
 
 async def scale_once(memo: kopf.Memo, index: kopf.Index, deployments: kopf.Index, scaler: Scaler) -> None:
@@ -299,11 +293,11 @@ async def _scale_app(body: dict[str, Any], spec: ConsumerAppSpec, deployment: Ma
                             "replicas": decision.replicas, "totalLag": report.snapshot.total_lag})
             await _set_replicas(*key, decision.replicas)
             new["lastScaleTime"] = utc_now()
-            await post_event(body | {"apiVersion": f"{GROUP}/{VERSION}", "kind": "ConsumerApp"}, type="Normal",
-                             reason="Scaled", message=f"{current} -> {decision.replicas}: {decision.reason}")
+            await post_event(body, type="Normal", reason="Scaled",
+                             message=f"{current} -> {decision.replicas}: {decision.reason}")
     changes = changed_fields(status, new)
     if changes and status_write_due(status, changes, scaler.status_written.get(key), now):
-        await _patch_status(*key, changes)
+        await kubeapi.patch_status(PLURAL, *key, changes)
         scaler.status_written[key] = now
 
 

@@ -8,9 +8,13 @@ in-cluster credentials into the client's default configuration).
 
 from __future__ import annotations
 
+import asyncio
 import functools
+from typing import Any
 
 from kubernetes import client
+
+from kafkaops import GROUP, VERSION
 
 POOL_SIZE = 16  # above the default executor's thread count, which bounds concurrent calls
 
@@ -32,3 +36,10 @@ def core() -> client.CoreV1Api:
 
 def custom_objects() -> client.CustomObjectsApi:
     return client.CustomObjectsApi(api_client())
+
+
+async def patch_status(plural: str, namespace: str, name: str, changes: dict[str, Any]) -> None:
+    """Patch the status of one of our custom objects from outside kopf's handlers (the drift and
+    scaler loops)."""
+    await asyncio.to_thread(custom_objects().patch_namespaced_custom_object_status, GROUP, VERSION, namespace,
+                            plural, name, {"status": changes})

@@ -42,7 +42,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
     settings.queueing.worker_limit = config.max_concurrent_reconciles
     settings.queueing.idle_timeout = 1.0
     memo.settings = config
-    memo.in_progress = set()  # (namespace, name) of KafkaTopics a handler is working on
+    memo.in_progress = set()  # (namespace, name) of KafkaTopics kopf is handling or retrying
     memo.admin = KafkaAdmin(config.kafka_client_config(), linger=config.batch_linger_ms / 1000,
                             mutation_linger=config.mutation_linger_ms / 1000,
                             request_timeout=config.request_timeout_seconds)

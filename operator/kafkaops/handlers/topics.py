@@ -177,7 +177,7 @@ async def delete_topic(body: kopf.Body, name: str, spec: kopf.Spec, meta: kopf.M
     winner = owner(topic_claims.get(topic, []))
     if winner is not None and winner.uid != meta.get("uid"):
         await post_event(body, type="Normal", reason="Retained",
-                   message=f"topic {topic!r} belongs to KafkaTopic {winner.ref}; not deleted")
+                         message=f"topic {topic!r} belongs to KafkaTopic {winner.ref}; not deleted")
         return
     try:
         await memo.admin.delete_topic(topic)
@@ -187,12 +187,12 @@ async def delete_topic(body: kopf.Body, name: str, spec: kopf.Spec, meta: kopf.M
             raise kopf.TemporaryError(f"cannot delete topic {topic!r} yet: {error}",
                                       delay=min(MAX_RETRY_DELAY, 2.0 ** min(retry, 6))) from error
         await post_event(body, type="Warning", reason="DeletionAbandoned",
-                   message=f"topic {topic!r} was NOT deleted: Kafka unreachable for {waited:.0f}s; "
-                           "the KafkaTopic is released so that it does not block its namespace")
+                         message=f"topic {topic!r} was NOT deleted: Kafka unreachable for {waited:.0f}s; "
+                                 "the KafkaTopic is released so that it does not block its namespace")
         return
     except KafkaRejected as error:
         await post_event(body, type="Warning", reason=error.reason,
-                   message=f"topic {topic!r} was NOT deleted, Kafka refused: {error.message}")
+                         message=f"topic {topic!r} was NOT deleted, Kafka refused: {error.message}")
         return
     await post_event(body, type="Normal", reason="Deleted", message=f"deleted topic {topic!r}")
 
@@ -209,8 +209,7 @@ def needs_drift_check(body: Mapping[str, Any], in_progress: set[tuple[str, str]]
             and ready.get("reason") not in SETTLED_FAILURES)
 
 
-async def check_drift_once(admin: Any, bodies: list[Mapping[str, Any]], claims: kopf.Index,
-                           patch_status: Any) -> int:
+async def check_drift_once(admin: Any, bodies: list[Mapping[str, Any]], claims: kopf.Index) -> int:
     """Reconcile these KafkaTopics (coalesced into batched admin calls); write only what changed.
     Returns how many topics were corrected."""
 
@@ -218,7 +217,7 @@ async def check_drift_once(admin: Any, bodies: list[Mapping[str, Any]], claims: 
         outcome = await evaluate(admin, body, claims)
         changes = topic_status(body.get("status") or {}, outcome, body["metadata"].get("generation", 0))
         if changes:
-            await patch_status(body["metadata"]["namespace"], body["metadata"]["name"], changes)
+            await kubeapi.patch_status(PLURAL, body["metadata"]["namespace"], body["metadata"]["name"], changes)
         await announce(body, outcome)
         return outcome.changed
 
@@ -230,11 +229,6 @@ async def check_drift_once(admin: Any, bodies: list[Mapping[str, Any]], claims: 
     return corrected
 
 
-async def _patch_status_via_api(namespace: str, name: str, changes: dict[str, Any]) -> None:
-    await asyncio.to_thread(kubeapi.custom_objects().patch_namespaced_custom_object_status, GROUP, VERSION,
-                            namespace, PLURAL, name, {"status": changes})
-
-
 async def drift_loop(memo: kopf.Memo, index: kopf.Index, claims: kopf.Index) -> None:
     interval = memo.settings.drift_interval_seconds
     while True:
@@ -242,7 +236,7 @@ async def drift_loop(memo: kopf.Memo, index: kopf.Index, claims: kopf.Index) -> 
         memo.in_progress.intersection_update(index.keys())  # forget deleted objects
         bodies = [body for store in index.values() for body in store if needs_drift_check(body, memo.in_progress)]
         try:
-            corrected = await check_drift_once(memo.admin, bodies, claims, _patch_status_via_api)
+            corrected = await check_drift_once(memo.admin, bodies, claims)
         except Exception:
             log.exception("drift check failed; trying again in %.0fs", interval)
             continue
