@@ -161,3 +161,20 @@ def test_a_pod_template_the_api_server_refuses_is_reported(api, topics, namespac
     condition = eventually(reported, timeout=30, what="DeploymentRejected condition")
     assert condition["status"] == "False" and "Not_A_DNS_Label" in condition["message"]
     assert deployment(namespace, "refused") is None
+
+
+def test_a_topic_that_does_not_exist_is_reported_until_it_appears(api, topics, namespace):
+    topic = f"later_{uuid.uuid4().hex[:6]}"
+    consumer_app(api, namespace, "early", topic, {"minReplicas": 1, "maxReplicas": 2, "pollIntervalSeconds": 1})
+
+    def ready_reason():
+        return next((c["reason"] for c in app_status(api, namespace, "early").get("conditions", [])
+                     if c["type"] == "Ready"), None)
+    eventually(lambda: ready_reason() == "TopicNotFound", timeout=30, what="TopicNotFound")
+    condition = next(c for c in app_status(api, namespace, "early")["conditions"] if c["type"] == "Ready")
+    assert condition["status"] == "False" and topic in condition["message"]
+    assert ("Warning", "TopicNotFound") in [(e.type, e.reason) for e in client.CoreV1Api().list_namespaced_event(
+        namespace, field_selector="involvedObject.name=early").items]
+
+    topics.admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(10)
+    eventually(lambda: ready_reason() == "LagCollected", timeout=20, what="Ready once the topic exists")

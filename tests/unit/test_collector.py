@@ -82,3 +82,15 @@ def test_a_recreated_topic_whose_log_end_fell_below_the_cached_start_counts_from
     reports = asyncio.run(collector.collect(table, [APP], now=1001.0))
     assert reports[APP.key].per_partition[("orders", 1)] == 4
     assert "log_offsets:earliest" in table.calls
+
+
+def test_topics_the_broker_does_not_have_are_named():
+    table, collector = OffsetTable(), LagCollector()
+    app = AppQuery(("ns", "app"), "g", ("orders", "no-such-topic"), "earliest", stale_after_seconds=300)
+    report = asyncio.run(collector.collect(table, [app], now=1000.0))[app.key]
+    assert report.missing_topics == ("no-such-topic",)
+    assert report.snapshot.partitions == 2  # the lag of the topics that exist still counts
+    table.partitions["no-such-topic"] = 1  # created meanwhile: noticed at the next cycle, not the next refresh
+    table.start[("no-such-topic", 0)], table.end[("no-such-topic", 0)] = 0, 3
+    report = asyncio.run(collector.collect(table, [app], now=1001.0))[app.key]
+    assert report.missing_topics == () and report.snapshot.partitions == 3

@@ -54,6 +54,7 @@ class GroupReport:
     state: str
     members: int
     per_partition: Mapping[tuple[str, int], int]  # lag per partition (for the metrics)
+    missing_topics: tuple[str, ...] = ()  # topics of the app the broker does not have
 
 
 @dataclass
@@ -77,7 +78,8 @@ class LagCollector:
         now = time.time() if now is None else now
         topics = sorted({t for app in apps for t in app.topics})
         refresh = now - self.metadata_at >= METADATA_REFRESH_SECONDS
-        new_topics = topics if refresh else [t for t in topics if t not in self.counts]
+        # Topics seen for the first time, or missing last time (they may exist now), are described at once.
+        new_topics = topics if refresh else [t for t in topics if not self.counts.get(t)]
         if new_topics:
             self.counts.update(await reader.partition_counts(new_topics))
         counts = {t: self.counts.get(t, 0) for t in topics}
@@ -118,7 +120,8 @@ class LagCollector:
         state, members = states.get(app.group, ("Unknown", 0))
         snapshot = GroupSnapshot(total_lag=sum(lags.values()), lag_seconds=seconds,
                                  partitions=sum(counts.get(t, 0) for t in app.topics), stale=stale)
-        return GroupReport(snapshot, state, members, lags)
+        missing = tuple(t for t in app.topics if not counts.get(t))
+        return GroupReport(snapshot, state, members, lags, missing)
 
     def forget(self, key: tuple[str, str]) -> None:
         self.progress.pop(key, None)

@@ -279,8 +279,16 @@ async def _scale_app(body: dict[str, Any], spec: ConsumerAppSpec, deployment: Ma
         scaler.samples[key] = GroupSample(*key, group, replicas=new["replicas"],
                                           desired_replicas=decision.replicas, lag=report.per_partition,
                                           lag_seconds=report.snapshot.lag_seconds, members=report.members)
-        new["conditions"] = set_condition(conditions, type_="Ready", status=True, reason="LagCollected",
-                                          message=f"lag of group {group} collected", generation=generation)
+        if report.missing_topics:
+            message = (f"topic(s) {', '.join(report.missing_topics)} not found on the broker: group {group} has "
+                       "no lag there to scale by")
+            new["conditions"] = set_condition(conditions, type_="Ready", status=False, reason="TopicNotFound",
+                                              message=message, generation=generation)
+            if (find_condition(conditions, "Ready") or {}).get("reason") != "TopicNotFound":
+                await post_event(body, type="Warning", reason="TopicNotFound", message=message)
+        else:
+            new["conditions"] = set_condition(conditions, type_="Ready", status=True, reason="LagCollected",
+                                              message=f"lag of group {group} collected", generation=generation)
         if decision.replicas != current or find_condition(conditions, "Scaling") is None:
             # The last scaling decision, in words; kept until the next one so status does not churn.
             new["conditions"] = set_condition(
