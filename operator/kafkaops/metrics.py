@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -37,6 +37,14 @@ DRIFT_CORRECTIONS = Counter(
 LAG_COLLECTION_SECONDS = Histogram(
     "kafkaops_lag_collection_duration_seconds", "One operator-wide lag collection for every due ConsumerApp.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+
+
+WORKQUEUE_DEPTH = Gauge("kafkaops_workqueue_depth", "Objects waiting in the work queue to be reconciled.",
+                        ["kind"])
+WORKQUEUE_OLDEST = Gauge("kafkaops_workqueue_oldest_seconds",
+                         "How long the longest-waiting object of the work queue has waited.", ["kind"])
+STARTUP_RECHECK = Gauge("kafkaops_startup_recheck_seconds", "Seconds from the operator's start until every "
+                        "object present at start had been reconciled once (absent until then).", ["kind"])
 
 
 @contextlib.contextmanager

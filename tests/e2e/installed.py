@@ -120,6 +120,11 @@ class OperatorProcess:
             raise AssertionError(f"the operator did not exit within {timeout:.0f}s of SIGTERM:\n{self.tail()}"
                                  ) from None
 
+    def kill(self) -> None:
+        """SIGKILL, as an OOM kill or a lost node does: no clean-up of any kind."""
+        self.process.kill()
+        self.process.wait(timeout=10)
+
     def denials(self) -> list[str]:
         """Log lines where the authorizer refused the operator something (RBAC too narrow): the API
         server says 'User "system:serviceaccount:NS:NAME" cannot VERB resource ...'. (Other 403s,

@@ -30,8 +30,10 @@ def kubectl(*args: str, input_text: str | None = None, check: bool = True) -> su
 class Topics:
     """KafkaTopics in one namespace, and what the broker says about their topics."""
 
-    def __init__(self, api: client.CustomObjectsApi, namespace: str, kafka: KafkaCluster) -> None:
+    def __init__(self, api: client.CustomObjectsApi, namespace: str, kafka: KafkaCluster,
+                 core: client.CoreV1Api | None = None) -> None:
         self.api, self.namespace, self.kafka = api, namespace, kafka
+        self.core = core  # None: the session cluster's default client
         self.admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
 
     def create(self, name: str, spec: dict[str, Any], annotations: dict[str, str] | None = None,
@@ -83,6 +85,6 @@ class Topics:
         return len(metadata.partitions), replicas, {k: e.value for k, e in entries.items()}
 
     def events(self, name: str) -> list[tuple[str, str, str]]:
-        events = client.CoreV1Api().list_namespaced_event(self.namespace,
-                                                          field_selector=f"involvedObject.name={name}")
+        events = (self.core or client.CoreV1Api()).list_namespaced_event(
+            self.namespace, field_selector=f"involvedObject.name={name}")
         return [(e.type, e.reason, e.message) for e in events.items]

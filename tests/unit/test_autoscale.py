@@ -72,3 +72,13 @@ def test_lag_only_status_changes_are_written_at_most_every_interval(status, chan
     from kafkaops.consumers.status import status_write_due
 
     assert status_write_due(status, changes, last, now) is due
+
+
+def test_a_new_stabilizer_holds_the_running_replicas_for_one_window():
+    """After a restart the stabilizer has no memory: a busy group must not drop at the first poll."""
+    stabilizer = Stabilizer.starting_at(8, now=1000)
+    held = stabilizer.decide(3, "down", current=8, now=1000, window_seconds=300)
+    assert held.replicas == 8 and held.recommendation == 3
+    assert stabilizer.decide(3, "down", current=8, now=1299, window_seconds=300).replicas == 8
+    assert stabilizer.decide(3, "down", current=8, now=1301, window_seconds=300).replicas == 3
+    assert Stabilizer.starting_at(2, now=0).decide(9, "up", current=2, now=0, window_seconds=300).replicas == 9

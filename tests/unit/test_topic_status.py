@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
-from kafkaops.handlers.topics import needs_drift_check, topic_status
+from kafkaops.handlers.topics import deletes_topic, needs_drift_check, seconds_since, topic_status
 from kafkaops.topics.plan import ObservedTopic
 from kafkaops.topics.reconcile import TopicOutcome
 
@@ -19,17 +21,32 @@ def body(generation=2, observed=2, reason="Created", deleting=False, name="t"):
         {"type": "Ready", "status": "True", "reason": reason, "observedGeneration": observed}]}}
 
 
-@pytest.mark.parametrize(("obj", "busy", "expected"), [
-    (body(), set(), True),
-    (body(generation=3), set(), False),  # kopf has not handled the new generation yet
-    (body(), {("ns", "t")}, False),  # a handler is on it right now
-    (body(deleting=True), set(), False),
-    (body(reason="InvalidConfig"), set(), False),  # only a spec change can fix it
-    (body(reason="Conflict"), set(), True),  # the owner may be gone: look again
-    (body(reason="BrokerUnavailable"), set(), True),
+@pytest.mark.parametrize(("obj", "expected"), [
+    (body(), True),
+    (body(generation=3), True),  # queued anyway; the queue keeps one worker per key
+    (body(deleting=True), False),
+    (body(reason="InvalidConfig"), False),  # only a spec change can fix it
+    (body(reason="Conflict"), True),  # the owner may be gone: look again
+    (body(reason="BrokerUnavailable"), True),
 ])
-def test_which_topics_the_drift_loop_checks(obj, busy, expected):
-    assert needs_drift_check(obj, busy) is expected
+def test_which_topics_the_drift_check_queues(obj, expected):
+    assert needs_drift_check(obj) is expected
+
+
+@pytest.mark.parametrize(("spec", "annotations", "expected"), [
+    ({"deletionPolicy": "Delete"}, {}, True),
+    ({"deletionPolicy": "Retain"}, {}, False),
+    ({}, {}, False),
+    ({"deletionPolicy": "Delete"}, {"kafkaops.io/paused": "true"}, False),
+    ({"deletionPolicy": "Delete"}, {"kafkaops.io/managed": "false"}, False),
+])
+def test_only_kafkatopics_that_delete_their_topic_carry_the_finalizer(spec, annotations, expected):
+    assert deletes_topic({"metadata": {"annotations": annotations}, "spec": spec}) is expected
+
+
+def test_deletion_age_is_counted_from_the_deletion_timestamp():
+    now = datetime.datetime(2026, 1, 1, 0, 5, tzinfo=datetime.UTC)
+    assert seconds_since("2026-01-01T00:00:00Z", now) == 300
 
 
 def test_status_lists_only_what_changed():

@@ -9,7 +9,8 @@
   the remaining lag is *stale*: nothing was produced and nothing was consumed over the window
   (transaction markers and compaction gaps leave a few offsets that no consumer can ever commit);
 - scale up at once; scale down to the largest recommendation of the stabilization window (the
-  HPA's rule), so a dip in lag does not flap the Deployment.
+  HPA's rule), so a dip in lag does not flap the Deployment; a window starts out holding the
+  replicas that run when the operator first sees the app (after a restart too).
 """
 
 from __future__ import annotations
@@ -78,6 +79,13 @@ class Stabilizer:
     """Remembers recent recommendations of one group (the HPA's scale-down stabilization)."""
 
     history: deque[tuple[float, int]] = field(default_factory=deque)
+
+    @classmethod
+    def starting_at(cls, current: int, now: float) -> Stabilizer:
+        """A stabilizer with no memory yet (a new app, or the operator just restarted): it counts
+        the replicas running now as recommended now, so nothing scales down before a whole window
+        of its own observations says so (a restart must not drop a busy group to minReplicas)."""
+        return cls(deque([(now, current)]))
 
     def decide(self, recommendation: int, reason: str, current: int, now: float,
                window_seconds: float) -> Decision:

@@ -1,6 +1,12 @@
-"""ConsumerApp handlers: apply the owned Deployment on change; one operator-wide scaler loop
-collects lag for every app and sets replicas. No kopf timers or daemons: they would put a
-finalizer on every ConsumerApp, and deletion must simply cascade to the Deployment."""
+"""ConsumerApp controller: kopf's watch events on ConsumerApps and their Deployments feed two
+caches and enqueue ConsumerApp keys; a worker applies the Deployment the spec describes; one
+operator-wide scaler loop collects lag for every app and sets replicas.
+
+One writer at a time per app: the worker and the scaler both take the app's lock for every
+write (Deployment, replicas, status) and read the latest cached state inside it, so a spec
+change applied during a scale keeps the scaler's replica count. No kopf timers, daemons or
+change handlers: they would put a finalizer or kopf's annotations on every ConsumerApp.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +14,31 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import kopf
 
 from kafkaops import GROUP, VERSION
+from kafkaops.changes import handled
 from kafkaops.conditions import find_condition, set_condition, utc_now
 from kafkaops.consumers.autoscale import Stabilizer, recommend
 from kafkaops.consumers.collector import AppQuery, GroupReport, LagCollector
-from kafkaops.consumers.deployment import APP_LABEL, build_deployment, injected_env
+from kafkaops.consumers.deployment import (
+    APP_LABEL,
+    APPLY_MANAGER,
+    SCALE_MANAGER,
+    SPEC_HASH_ANNOTATION,
+    DeploymentView,
+    build_deployment,
+    deployment_view,
+    injected_env,
+    needs_apply,
+)
 from kafkaops.consumers.spec import ConsumerAppSpec, parse_consumer_spec
 from kafkaops.consumers.status import changed_fields, status_write_due
 from kafkaops.handlers import kubeapi
+from kafkaops.handlers.controller import Controller, Key, key_of
 from kafkaops.handlers.events import post_event
 from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable
 from kafkaops.metrics import LAG_COLLECTION_SECONDS, RECONCILIATIONS, GroupSample
@@ -28,26 +46,14 @@ from kafkaops.topics.spec import InvalidSpec
 
 PLURAL = "consumerapps"
 TICK_SECONDS = 1.0
+# Ready reasons the worker writes; the others (LagCollected, TopicNotFound, BrokerUnavailable) are
+# the scaler's, and a re-check that changes nothing must not overwrite them.
+APPLY_FAILURES = frozenset({"InvalidSpec", "DeploymentRejected"})
 log = logging.getLogger(__name__)
 
 
-async def apply_deployment(manifest: Mapping[str, Any]) -> None:
-    """Server-side apply as field manager ``kafkaops``: what we set wins, the rest is left alone."""
-    meta = manifest["metadata"]
-    await asyncio.to_thread(kubeapi.apps().patch_namespaced_deployment, meta["name"], meta["namespace"], manifest,
-                            field_manager="kafkaops", force=True, _content_type="application/apply-patch+yaml")
-
-
-async def current_replicas(namespace: str, name: str) -> int | None:
-    from kubernetes.client import ApiException
-
-    try:
-        deployment = await asyncio.to_thread(kubeapi.apps().read_namespaced_deployment, name, namespace)
-    except ApiException as error:
-        if error.status == 404:
-            return None
-        raise
-    return int(deployment.spec.replicas or 0)
+class DeploymentRejected(Exception):
+    """The API server refused the Deployment built from the spec (e.g. an invalid pod template)."""
 
 
 def desired_deployment(meta: Mapping[str, Any], spec: ConsumerAppSpec, replicas: int, bootstrap: str,
@@ -65,72 +71,6 @@ def security_env(kafka_properties: Mapping[str, str]) -> dict[str, str]:
             if key in ("security.protocol", "sasl.mechanism", "sasl.mechanisms")}
 
 
-@kopf.index(GROUP, VERSION, PLURAL)
-def consumerapp_index(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[tuple[str, str], Any]:
-    meta = body["metadata"]
-    return {(namespace, name): {"apiVersion": body["apiVersion"], "kind": body["kind"],
-                                "metadata": {k: meta.get(k) for k in ("name", "namespace", "uid", "generation",
-                                                                       "deletionTimestamp")},
-                                "spec": dict(body.get("spec") or {}), "status": dict(body.get("status") or {})}}
-
-
-@kopf.on.resume(GROUP, VERSION, PLURAL)
-@kopf.on.create(GROUP, VERSION, PLURAL)
-@kopf.on.update(GROUP, VERSION, PLURAL)
-async def apply(body: kopf.Body, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, patch: kopf.Patch,
-                memo: kopf.Memo, **_: Any) -> None:
-    generation = meta.get("generation", 0)
-    conditions = status.get("conditions") or []
-    try:
-        parsed = parse_consumer_spec(spec)
-    except InvalidSpec as error:
-        patch.status.update(observedGeneration=generation, conditions=set_condition(
-            conditions, type_="Ready", status=False, reason="InvalidSpec", message=str(error), generation=generation))
-        await post_event(body, type="Warning", reason="InvalidSpec", message=str(error))
-        RECONCILIATIONS.labels("ConsumerApp", "error").inc()
-        return
-    try:
-        replicas = await ensure_deployment(body["metadata"], parsed, memo.settings)
-    except DeploymentRejected as error:
-        patch.status.update(observedGeneration=generation, conditions=set_condition(
-            conditions, type_="Ready", status=False, reason="DeploymentRejected", message=str(error),
-            generation=generation))
-        await post_event(body, type="Warning", reason="DeploymentRejected", message=str(error))
-        RECONCILIATIONS.labels("ConsumerApp", "error").inc()
-        return
-    patch.status.update(changed_fields(status, {
-        "observedGeneration": generation, "groupId": parsed.group(meta["name"]),
-        "conditions": set_condition(conditions, type_="Ready", status=True, reason="DeploymentApplied",
-                                    message=f"Deployment {meta['name']} applied with {replicas} replicas",
-                                    generation=generation)}))
-    log.info("ConsumerApp %s/%s: Deployment applied with %d replicas", meta["namespace"], meta["name"], replicas,
-             extra={"consumerapp": meta["name"], "namespace": meta["namespace"], "reason": "DeploymentApplied"})
-    RECONCILIATIONS.labels("ConsumerApp", "ok").inc()
-
-
-class DeploymentRejected(Exception):
-    """The API server refused the Deployment built from the spec (e.g. an invalid pod template)."""
-
-
-async def ensure_deployment(meta: Mapping[str, Any], spec: ConsumerAppSpec, settings: Any) -> int:
-    """Apply the Deployment the spec describes, keeping its current replica count (the scaler owns
-    it; a new Deployment starts at minReplicas). Returns the replica count applied."""
-    from kubernetes.client import ApiException
-
-    existing = await current_replicas(meta["namespace"], meta["name"])
-    policy = spec.scaling.policy()
-    replicas = existing if existing is not None else policy.min_replicas
-    replicas = max(policy.min_replicas, min(replicas, policy.max_replicas))
-    try:
-        await apply_deployment(desired_deployment(meta, spec, replicas, settings.bootstrap_servers,
-                                                  security_env(settings.kafka_properties)))
-    except ApiException as error:
-        if error.status in (400, 422):
-            raise DeploymentRejected(f"the API server refused the Deployment: {api_message(error)}") from error
-        raise
-    return replicas
-
-
 def api_message(error: Any) -> str:
     """The API server's own message out of an ApiException's JSON body."""
     try:
@@ -139,55 +79,51 @@ def api_message(error: Any) -> str:
         return str(error.reason)
 
 
-@kopf.index("apps", "v1", "deployments", labels={APP_LABEL: kopf.PRESENT})
-def owned_deployments(body: kopf.Body, namespace: str, **_: Any) -> dict[tuple[str, str], dict[str, int]]:
-    """Replicas of every Deployment the operator owns, kept current by the watch: the scaler reads
-    them here instead of listing (and deserializing) every Deployment each cycle."""
-    spec, status = body.get("spec") or {}, body.get("status") or {}
-    return {(namespace, body["metadata"]["labels"][APP_LABEL]): {
-        "replicas": int(spec.get("replicas") or 0), "statusReplicas": int(status.get("replicas") or 0),
-        "readyReplicas": int(status.get("readyReplicas") or 0)}}
-
-
-@kopf.on.event("apps", "v1", "deployments", labels={APP_LABEL: kopf.PRESENT})
-async def restore_deployment(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo,
-                             consumerapp_index: kopf.Index, **_: Any) -> None:
-    """A Deployment edited or deleted by hand is put back as its ConsumerApp says: fields the
-    operator sets are restored, a deleted Deployment is re-created. Only spec changes (a new
-    generation) trigger it, so status updates cost nothing."""
+def slim_app(body: Mapping[str, Any]) -> dict[str, Any]:
     meta = body["metadata"]
-    key = (meta.get("namespace"), meta.get("labels", {}).get(APP_LABEL))
-    seen = memo.setdefault("deployment_generations", {})
-    if event["type"] == "DELETED":
-        seen.pop(key, None)
-    else:
-        previous, seen[key] = seen.get(key), meta.get("generation")
-        if event["type"] != "MODIFIED" or previous == seen[key]:
+    return {"apiVersion": body["apiVersion"], "kind": body["kind"],
+            "metadata": {k: meta.get(k) for k in ("name", "namespace", "uid", "generation", "deletionTimestamp")},
+            "spec": dict(body.get("spec") or {}), "status": dict(body.get("status") or {})}
+
+
+class ConsumerController(Controller):
+    """ConsumerApps and the Deployments they own, and the one lock per app both writers take."""
+
+    def __init__(self, settings: Any) -> None:
+        super().__init__("ConsumerApp", PLURAL, settings.max_concurrent_reconciles)
+        self.settings = settings
+        self.deployments: dict[Key, DeploymentView] = {}
+        self.locks: dict[Key, asyncio.Lock] = {}
+        self.specs: dict[Key, tuple[Any, ConsumerAppSpec | None]] = {}
+
+    def lock(self, key: Key) -> asyncio.Lock:
+        return self.locks.setdefault(key, asyncio.Lock())
+
+    def on_app_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        self.observe(event_type, slim_app(body))
+        if event_type == "DELETED":
+            key = key_of(body)
+            self.specs.pop(key, None)
+            lock = self.locks.get(key)
+            if lock is not None and not lock.locked():
+                del self.locks[key]
+
+    def on_deployment_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        """Re-queue the owner only when its Deployment went away or was edited by someone else
+        (status updates and the scaler's own scaling do not)."""
+        key = (str(body["metadata"]["namespace"]), str(body["metadata"]["labels"][APP_LABEL]))
+        if event_type == "DELETED":
+            self.deployments.pop(key, None)
+            self.queue.add(key)
             return
-    owner = next(iter(consumerapp_index.get(key, [])), None)
-    if owner is None or owner["metadata"].get("deletionTimestamp"):
-        return  # the ConsumerApp is gone or going: garbage collection deletes the Deployment
-    try:
-        spec = parse_consumer_spec(owner["spec"])
-        await ensure_deployment(owner["metadata"], spec, memo.settings)
-    except (InvalidSpec, DeploymentRejected) as error:
-        log.warning("ConsumerApp %s/%s: Deployment not restored: %s", *key, error)
-
-
-class Scaler:
-    """The scaler loop's memory: lag history, stabilizers, when each app was last polled, and
-    what the last poll saw of each app (served to Prometheus)."""
-
-    def __init__(self) -> None:
-        self.collector = LagCollector()
-        self.stabilizers: dict[tuple[str, str], Stabilizer] = {}
-        self.polled: dict[tuple[str, str], float] = {}
-        self.samples: dict[tuple[str, str], GroupSample] = {}
-        self.status_written: dict[tuple[str, str], float] = {}
-        self.specs: dict[tuple[str, str], tuple[Any, ConsumerAppSpec | None]] = {}
+        view = deployment_view(body)
+        previous = self.deployments.get(key)
+        self.deployments[key] = view
+        if view.edited or (previous is not None and previous.spec_hash != view.spec_hash):
+            self.queue.add(key)
 
     def spec_of(self, body: Mapping[str, Any]) -> ConsumerAppSpec | None:
-        """The parsed spec, parsed once per generation (None if invalid: the apply handler says why)."""
+        """The parsed spec, parsed once per generation (None if invalid: the worker says why)."""
         key, generation = key_of(body), body["metadata"].get("generation")
         cached = self.specs.get(key)
         if cached is None or cached[0] != generation:
@@ -198,35 +134,139 @@ class Scaler:
             self.specs[key] = cached
         return cached[1]
 
+    async def process(self, key: Key) -> None:
+        async with self.lock(key):
+            body = self.bodies.get(key)
+            if body is None or body["metadata"].get("deletionTimestamp"):
+                return  # gone or going: garbage collection deletes the Deployment
+            try:
+                await self.reconcile(key, body)
+            except kubeapi.ApiException as error:
+                if kubeapi.is_namespace_terminating(error):
+                    log.info("ConsumerApp %s/%s: not written, its namespace is terminating", *key)
+                    return
+                if error.status == 404:
+                    return
+                raise
+
+    async def reconcile(self, key: Key, body: dict[str, Any]) -> None:
+        meta, status = body["metadata"], body.get("status") or {}
+        generation = meta.get("generation", 0)
+        conditions = status.get("conditions") or []
+        new_generation = not handled(body)
+        try:
+            spec = parse_consumer_spec(body["spec"])
+        except InvalidSpec as error:
+            await self.report_failure(key, body, "InvalidSpec", str(error))
+            return
+        view = self.deployments.get(key)
+        policy = spec.scaling.policy()
+        # The replica count is the scaler's: carried over as it is, only kept within the spec's bounds.
+        replicas = max(policy.min_replicas, min(view.replicas if view else policy.min_replicas, policy.max_replicas))
+        manifest = desired_deployment(meta, spec, replicas, self.settings.bootstrap_servers,
+                                      security_env(self.settings.kafka_properties))
+        applied = needs_apply(view, manifest) or (view is not None and view.replicas != replicas)
+        if applied:
+            try:
+                await apply_deployment(manifest)
+            except kubeapi.ApiException as error:
+                if error.status in (400, 422):
+                    await self.report_failure(key, body, "DeploymentRejected",
+                                              f"the API server refused the Deployment: {api_message(error)}")
+                    return
+                raise
+            self.deployments[key] = DeploymentView(replicas, view.status_replicas if view else 0,
+                                                   view.ready_replicas if view else 0,
+                                                   manifest["metadata"]["annotations"][SPEC_HASH_ANNOTATION],
+                                                   edited=False)
+            log.info("ConsumerApp %s/%s: Deployment %s with %d replicas", *key,
+                     "restored" if view is not None and not new_generation else "applied", replicas,
+                     extra={"consumerapp": key[1], "namespace": key[0], "reason": "DeploymentApplied"})
+        previous = (find_condition(conditions, "Ready") or {}).get("reason")
+        if new_generation or previous in APPLY_FAILURES or previous is None:
+            await self.write_status(key, body, {
+                "observedGeneration": generation, "groupId": spec.group(meta["name"]),
+                "conditions": set_condition(conditions, type_="Ready", status=True, reason="DeploymentApplied",
+                                            message=f"Deployment {meta['name']} applied with {replicas} replicas",
+                                            generation=generation)})
+        RECONCILIATIONS.labels("ConsumerApp", "ok").inc()
+
+    async def report_failure(self, key: Key, body: dict[str, Any], reason: str, message: str) -> None:
+        status = body.get("status") or {}
+        generation = body["metadata"].get("generation", 0)
+        previous = find_condition(status.get("conditions") or [], "Ready") or {}
+        await self.write_status(key, body, {
+            "observedGeneration": generation,
+            "conditions": set_condition(status.get("conditions") or [], type_="Ready", status=False, reason=reason,
+                                        message=message, generation=generation)})
+        if previous.get("reason") != reason or previous.get("message") != message:
+            await post_event(body, type="Warning", reason=reason, message=message)
+        RECONCILIATIONS.labels("ConsumerApp", "error").inc()
+
+    async def write_status(self, key: Key, body: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+        """Patch what differs from the cached status, and cache it (call with the app's lock held)."""
+        changes = changed_fields(body.get("status") or {}, new)
+        if changes:
+            await kubeapi.patch_status(PLURAL, *key, changes)
+            self.merge_status(key, changes)
+        return changes
+
+    async def set_replicas(self, key: Key, replicas: int) -> None:
+        """Through the scale subresource: only the replica count changes (call with the lock held)."""
+        await kubeapi.call(kubeapi.apps().patch_namespaced_deployment_scale, key[1], key[0],
+                           {"spec": {"replicas": replicas}}, field_manager=SCALE_MANAGER, _preload_content=False)
+        view = self.deployments.get(key)
+        if view is not None:
+            self.deployments[key] = DeploymentView(replicas, view.status_replicas, view.ready_replicas,
+                                                   view.spec_hash, view.edited)
+
+
+async def apply_deployment(manifest: Mapping[str, Any]) -> None:
+    """Server-side apply as field manager ``kafkaops``: what we set wins, the rest is left alone."""
+    meta = manifest["metadata"]
+    kubeapi.drained(await kubeapi.call(kubeapi.apps().patch_namespaced_deployment, meta["name"], meta["namespace"],
+                                       manifest, field_manager=APPLY_MANAGER, force=True,
+                                       _content_type="application/apply-patch+yaml", _preload_content=False))
+
+
+class Scaler:
+    """The scaler loop's memory: lag history, stabilizers, when each app was last polled, and
+    what the last poll saw of each app (served to Prometheus)."""
+
+    def __init__(self) -> None:
+        self.collector = LagCollector()
+        self.stabilizers: dict[Key, Stabilizer] = {}
+        self.polled: dict[Key, float] = {}
+        self.samples: dict[Key, GroupSample] = {}
+        self.status_written: dict[Key, float] = {}
+
     def due(self, apps: list[tuple[dict[str, Any], ConsumerAppSpec]], now: float
             ) -> list[tuple[dict[str, Any], ConsumerAppSpec]]:
         return [(body, spec) for body, spec in apps
                 if now - self.polled.get(key_of(body), float("-inf")) >= spec.scaling.poll_interval_seconds]
 
-    def prune(self, live: set[tuple[str, str]]) -> None:
+    def prune(self, live: set[Key]) -> None:
         for key in set(self.polled) - live:
             self.polled.pop(key, None)
             self.stabilizers.pop(key, None)
             self.samples.pop(key, None)
             self.status_written.pop(key, None)
-            self.specs.pop(key, None)
             self.collector.forget(key)
 
 
-def key_of(body: Mapping[str, Any]) -> tuple[str, str]:
-    return body["metadata"]["namespace"], body["metadata"]["name"]
+def scalable(controller: ConsumerController) -> Iterable[tuple[dict[str, Any], ConsumerAppSpec]]:
+    """Apps whose current generation the worker has applied, with a valid spec."""
+    for body in list(controller.bodies.values()):
+        if handled(body) and not body["metadata"].get("deletionTimestamp"):
+            spec = controller.spec_of(body)
+            if spec is not None:
+                yield body, spec
 
 
-async def scale_once(memo: kopf.Memo, index: kopf.Index, deployments: kopf.Index, scaler: Scaler) -> None:
+async def scale_once(admin: Any, controller: ConsumerController, scaler: Scaler) -> None:
     """One cycle: collect lag for the apps that are due, decide, apply replicas, write status."""
     now = time.time()
-    apps = []
-    for store in index.values():
-        for body in store:
-            if (body.get("status") or {}).get("observedGeneration") == body["metadata"].get("generation"):
-                spec = scaler.spec_of(body)
-                if spec is not None:
-                    apps.append((body, spec))
+    apps = list(scalable(controller))
     scaler.prune({key_of(b) for b, _ in apps})
     due = scaler.due(apps, now)
     if not due:
@@ -238,29 +278,37 @@ async def scale_once(memo: kopf.Memo, index: kopf.Index, deployments: kopf.Index
                                                 3 * s.scaling.poll_interval_seconds)) for b, s in due]
     try:
         with LAG_COLLECTION_SECONDS.time():
-            reports: dict[tuple[str, str], GroupReport] | None = await scaler.collector.collect(
-                memo.admin, queries, now)
+            reports: dict[Key, GroupReport] | None = await scaler.collector.collect(admin, queries, now)
         problem = ""
     except (KafkaUnavailable, KafkaRejected) as error:
         reports, problem = None, str(error)
         log.warning("lag collection failed, replicas of %d ConsumerApps left as they are: %s", len(due), problem)
-    await asyncio.gather(*(_scale_app(body, spec, next(iter(deployments.get(key_of(body), [])), None), reports,
-                                      problem, scaler, now)
-                           for body, spec in due), return_exceptions=False)
+    results = await asyncio.gather(*(scale_app(controller, key_of(body), spec, reports, problem, scaler, now)
+                                     for body, spec in due), return_exceptions=True)
+    for error in (r for r in results if isinstance(r, BaseException)):
+        if not kubeapi.is_namespace_terminating(error):
+            log.warning("scaling one ConsumerApp failed: %s", error)
 
 
-async def _scale_app(body: dict[str, Any], spec: ConsumerAppSpec, deployment: Mapping[str, int] | None,
-                     reports: dict[tuple[str, str], GroupReport] | None, problem: str, scaler: Scaler,
-                     now: float) -> None:
-    key = key_of(body)
+async def scale_app(controller: ConsumerController, key: Key, spec: ConsumerAppSpec,
+                    reports: dict[Key, GroupReport] | None, problem: str, scaler: Scaler, now: float) -> None:
+    async with controller.lock(key):
+        body = controller.bodies.get(key)
+        deployment = controller.deployments.get(key)
+        if body is None or deployment is None or not handled(body):
+            return  # gone, not created yet (or being re-created), or a new spec the worker has not applied
+        await decide_and_scale(controller, key, body, spec, deployment, reports, problem, scaler, now)
+
+
+async def decide_and_scale(controller: ConsumerController, key: Key, body: dict[str, Any], spec: ConsumerAppSpec,
+                           deployment: DeploymentView, reports: dict[Key, GroupReport] | None, problem: str,
+                           scaler: Scaler, now: float) -> None:
     status = body.get("status") or {}
     generation = body["metadata"].get("generation")
     conditions = status.get("conditions") or []
-    if deployment is None:
-        return  # the apply handler has not created it yet (or it is being re-created)
-    current = deployment["replicas"]
+    current = deployment.replicas
     group = spec.group(body["metadata"]["name"])
-    new: dict[str, Any] = {"replicas": deployment["statusReplicas"], "readyReplicas": deployment["readyReplicas"]}
+    new: dict[str, Any] = {"replicas": deployment.status_replicas, "readyReplicas": deployment.ready_replicas}
     if reports is None:
         new["conditions"] = set_condition(conditions, type_="Ready", status=False, reason="BrokerUnavailable",
                                           message=f"lag unknown, replicas left at {current}: {problem}",
@@ -271,7 +319,7 @@ async def _scale_app(body: dict[str, Any], spec: ConsumerAppSpec, deployment: Ma
         report = reports[key]
         policy = spec.scaling.policy()
         recommendation, reason = recommend(report.snapshot, policy, current)
-        decision = scaler.stabilizers.setdefault(key, Stabilizer()).decide(
+        decision = scaler.stabilizers.setdefault(key, Stabilizer.starting_at(current, now)).decide(
             recommendation, reason, current, now, policy.stabilization_window_seconds)
         new.update(desiredReplicas=decision.replicas, totalLag=report.snapshot.total_lag,
                    lagSeconds=round(report.snapshot.lag_seconds, 1), partitions=report.snapshot.partitions,
@@ -299,27 +347,30 @@ async def _scale_app(body: dict[str, Any], spec: ConsumerAppSpec, deployment: Ma
             log.info("ConsumerApp %s/%s: scale %d -> %d: %s", *key, current, decision.replicas, decision.reason,
                      extra={"consumerapp": key[1], "namespace": key[0], "reason": "Scaled",
                             "replicas": decision.replicas, "totalLag": report.snapshot.total_lag})
-            await _set_replicas(*key, decision.replicas)
+            await controller.set_replicas(key, decision.replicas)
             new["lastScaleTime"] = utc_now()
             await post_event(body, type="Normal", reason="Scaled",
                              message=f"{current} -> {decision.replicas}: {decision.reason}")
     changes = changed_fields(status, new)
     if changes and status_write_due(status, changes, scaler.status_written.get(key), now):
-        await kubeapi.patch_status(PLURAL, *key, changes)
+        await controller.write_status(key, body, changes)
         scaler.status_written[key] = now
 
 
-async def _set_replicas(namespace: str, name: str, replicas: int) -> None:
-    """Through the scale subresource: only the replica count changes (the apply handler owns the
-    rest of the Deployment)."""
-    await asyncio.to_thread(kubeapi.apps().patch_namespaced_deployment_scale, name, namespace,
-                            {"spec": {"replicas": replicas}}, field_manager="kafkaops-scaler")
-
-
-async def scaler_loop(memo: kopf.Memo, index: kopf.Index, deployments: kopf.Index, scaler: Scaler) -> None:
+async def scaler_loop(admin: Any, controller: ConsumerController, scaler: Scaler) -> None:
     while True:
         await asyncio.sleep(TICK_SECONDS)
         try:
-            await scale_once(memo, index, deployments, scaler)
+            await scale_once(admin, controller, scaler)
         except Exception:
             log.exception("scaler cycle failed; trying again")
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+def consumerapp_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    memo.consumers.on_app_event(event.get("type"), event["object"])
+
+
+@kopf.on.event("apps", "v1", "deployments", labels={APP_LABEL: kopf.PRESENT})
+def deployment_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    memo.consumers.on_deployment_event(event.get("type"), event["object"])

@@ -3,7 +3,6 @@ and the drift and scaler loops run outside it."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 from collections.abc import Mapping
@@ -30,6 +29,11 @@ async def post_event(body: Mapping[str, Any], *, type: str, reason: str, message
         "reportingInstance": socket.gethostname(),
     }
     try:
-        await asyncio.to_thread(kubeapi.core().create_namespaced_event, meta["namespace"], event)
+        kubeapi.drained(await kubeapi.call(kubeapi.core().create_namespaced_event, meta["namespace"], event,
+                                           _preload_content=False))
     except Exception as error:  # Events are informational; the status already says it
+        if kubeapi.is_namespace_terminating(error):
+            log.info("event %s for %s/%s not posted: the namespace is terminating", reason, meta["namespace"],
+                     meta["name"])
+            return
         log.warning("could not post event %s for %s/%s: %s", reason, meta["namespace"], meta["name"], error)

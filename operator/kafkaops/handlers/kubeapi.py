@@ -9,21 +9,50 @@ in-cluster credentials into the client's default configuration).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
-from typing import Any
+import json
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from kubernetes import client
 
 from kafkaops import GROUP, VERSION
 
-POOL_SIZE = 16  # above the default executor's thread count, which bounds concurrent calls
+# Writes at 10,000 objects are bound by round trips, not CPU: as many threads (and pooled
+# connections) as a GitOps client would use. asyncio's default executor has only cores + 4.
+THREADS = 32
+PAGE_SIZE = 500
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+T = TypeVar("T")
+ApiException = client.ApiException
 
 
 @functools.cache
 def api_client() -> client.ApiClient:
     shared = client.ApiClient()
-    shared.rest_client.pool_manager.connection_pool_kw["maxsize"] = POOL_SIZE
+    shared.rest_client.pool_manager.connection_pool_kw["maxsize"] = THREADS
     return shared
+
+
+@functools.cache
+def _executor() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(THREADS, thread_name_prefix="kubeapi")
+
+
+async def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A blocking client call on the API threads, awaited from the event loop."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_executor(), functools.partial(function, *args, **kwargs))
+
+
+def drained(response: Any) -> None:
+    """Read and release a response whose body we do not need (no JSON parsing: at 10,000 status
+    patches, deserializing what the API server echoes back was most of the operator's CPU)."""
+    response.read()
+    release = getattr(getattr(response, "response", response), "release_conn", None)
+    if release is not None:
+        release()
 
 
 def apps() -> client.AppsV1Api:
@@ -41,5 +70,43 @@ def custom_objects() -> client.CustomObjectsApi:
 async def patch_status(plural: str, namespace: str, name: str, changes: dict[str, Any]) -> None:
     """Patch the status of one of our custom objects from outside kopf's handlers (the drift and
     scaler loops)."""
-    await asyncio.to_thread(custom_objects().patch_namespaced_custom_object_status, GROUP, VERSION, namespace,
-                            plural, name, {"status": changes})
+    drained(await call(custom_objects().patch_namespaced_custom_object_status, GROUP, VERSION, namespace,
+                        plural, name, {"status": changes}, _preload_content=False))
+
+
+async def patch_metadata(plural: str, namespace: str, name: str, metadata: dict[str, Any]) -> None:
+    """A merge patch of metadata (finalizers). Include ``resourceVersion`` to make it conditional:
+    a stale one is refused with 409 instead of overwriting someone else's change."""
+    drained(await call(custom_objects().patch_namespaced_custom_object, GROUP, VERSION, namespace, plural, name,
+                        {"metadata": metadata}, _preload_content=False))
+
+
+async def list_keys(plural: str, namespaces: Iterable[str] = ()) -> set[tuple[str, str]]:
+    """(namespace, name) of every object of ours, listed as metadata only and page by page, so
+    that 10,000 objects cost neither their specs' memory nor one huge response."""
+    keys: set[tuple[str, str]] = set()
+    for namespace in list(namespaces) or [None]:
+        token: str | None = None
+        while True:
+            options: dict[str, Any] = {"limit": PAGE_SIZE, "_headers": {"Accept": METADATA_ONLY},
+                                       "_preload_content": False}
+            if token:
+                options["_continue"] = token
+            if namespace is None:
+                response = await call(custom_objects().list_cluster_custom_object, GROUP, VERSION, plural, **options)
+            else:
+                response = await call(custom_objects().list_namespaced_custom_object, GROUP, VERSION, namespace,
+                                      plural, **options)
+            page = json.loads(response.read())
+            keys.update((item["metadata"]["namespace"], item["metadata"]["name"]) for item in page["items"])
+            token = page["metadata"].get("continue")
+            if not token:
+                break
+    return keys
+
+
+def is_namespace_terminating(error: BaseException) -> bool:
+    """The API server refuses to create objects in a namespace that is being deleted (403 with
+    cause NamespaceTerminating): expected while a tenant tears down, never worth a retry."""
+    return (isinstance(error, client.ApiException) and error.status == 403
+            and "NamespaceTerminating" in str(error.body or ""))

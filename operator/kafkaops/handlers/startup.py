@@ -1,4 +1,5 @@
-"""Operator start-up: kopf settings and the shared Kafka admin client (through ``memo``)."""
+"""Operator start-up: kopf settings, the shared Kafka admin client, the two controllers and the
+operator-wide loops (work queues, drift check, scaler), all reached through ``memo``."""
 
 from __future__ import annotations
 
@@ -9,26 +10,17 @@ from typing import Any
 import kopf
 from prometheus_client import start_http_server
 
-from kafkaops import GROUP, metrics
-from kafkaops.handlers.consumers import Scaler, scaler_loop
-from kafkaops.handlers.topics import drift_loop, topic_samples
+from kafkaops import metrics
+from kafkaops.handlers.consumers import ConsumerController, Scaler, scaler_loop
+from kafkaops.handlers.topics import TopicController, drift_loop, topic_samples
 from kafkaops.kafka.admin import KafkaAdmin
 from kafkaops.settings import Settings
-
-FINALIZER = f"{GROUP}/topic-deletion"
 
 
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.Logger,
-                    kafkatopic_index: kopf.Index, topic_claims: kopf.Index, consumerapp_index: kopf.Index,
-                    owned_deployments: kopf.Index,
                     **_: Any) -> None:
     config = Settings.from_env()
-    # Keep kopf's bookkeeping in our own annotations: the CRD status schema has no `kopf` field.
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=GROUP, key="last-handled-configuration")
-    settings.persistence.finalizer = FINALIZER
     settings.posting.level = logging.WARNING  # Events are posted explicitly, not from every log line
     settings.watching.server_timeout = 300
     # Bounded waits on the API server: a watch whose connection silently died is re-established, and a
@@ -37,21 +29,28 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 60
     settings.networking.connect_timeout = 10
-    # Bounded concurrency: objects queue instead of each holding a worker, its body and its
-    # pending requests at once; this caps memory with thousands of KafkaTopics.
-    settings.queueing.worker_limit = config.max_concurrent_reconciles
+    # kopf's per-object workers only copy an event into a cache: no limit is needed (a limit with
+    # kopf indexes is what deadlocked start-up), and an idle worker is let go after a second.
     settings.queueing.idle_timeout = 1.0
     memo.settings = config
-    memo.in_progress = set()  # (namespace, name) of KafkaTopics kopf is handling or retrying
     memo.admin = KafkaAdmin(config.kafka_client_config(), linger=config.batch_linger_ms / 1000,
                             mutation_linger=config.mutation_linger_ms / 1000,
                             request_timeout=config.request_timeout_seconds)
+    memo.topics = topics = TopicController(memo.admin, config)
+    memo.consumers = consumers = ConsumerController(config)
     scaler = Scaler()
     # Operator-wide loops (not kopf timers: those put a finalizer on every object).
-    memo.background = [asyncio.create_task(drift_loop(memo, kafkatopic_index, topic_claims), name="drift-check"),
-                       asyncio.create_task(scaler_loop(memo, consumerapp_index, owned_deployments, scaler),
-                                           name="consumer-scaler")]
-    metrics.STATE.topics = lambda: topic_samples(kafkatopic_index)
+    memo.background = [
+        asyncio.create_task(topics.run(topics.process), name="kafkatopic-workers"),
+        asyncio.create_task(consumers.run(consumers.process), name="consumerapp-workers"),
+        asyncio.create_task(topics.list_at_start(config.namespaces), name="kafkatopic-listing"),
+        asyncio.create_task(consumers.list_at_start(config.namespaces), name="consumerapp-listing"),
+        asyncio.create_task(topics.slow_start_warnings(), name="kafkatopic-startup"),
+        asyncio.create_task(consumers.slow_start_warnings(), name="consumerapp-startup"),
+        asyncio.create_task(drift_loop(topics, config.drift_interval_seconds), name="drift-check"),
+        asyncio.create_task(scaler_loop(memo.admin, consumers, scaler), name="consumer-scaler"),
+    ]
+    metrics.STATE.topics = lambda: topic_samples(list(topics.bodies.values()))
     metrics.STATE.groups = lambda: list(scaler.samples.values())
     if config.metrics_port:
         memo.metrics_server, _ = start_http_server(config.metrics_port)

@@ -1,24 +1,29 @@
-"""KafkaTopic handlers: thin. Parse the resource, call the core, write status.
+"""KafkaTopic controller, level-triggered: kopf's watch events feed a cache and enqueue keys; a
+worker reconciles the latest cached object against the broker and is the only writer of its
+status and finalizer. The periodic drift check only enqueues every key again.
 
-kopf timers would put a finalizer on every KafkaTopic (kopf needs one to stop a timer), so
-the periodic drift check is one operator-wide loop over an index instead: finalizers stay on
-exactly the KafkaTopics whose deletion deletes a topic.
+No kopf change handlers: they keep per-object progress in annotations (a write per change, and
+two writers per object beside a drift loop). The finalizer ``kafkaops.io/topic-deletion`` is
+managed here, on exactly the KafkaTopics whose deletion deletes a topic.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
 import kopf
 
 from kafkaops import GROUP, VERSION
+from kafkaops.changes import handled
 from kafkaops.conditions import find_condition, set_condition
 from kafkaops.handlers import kubeapi
+from kafkaops.handlers.controller import Controller, Key, key_of
 from kafkaops.handlers.events import post_event
 from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable
 from kafkaops.metrics import DRIFT_CORRECTIONS, RECONCILE_SECONDS, RECONCILIATIONS, TopicSample
@@ -35,13 +40,16 @@ from kafkaops.topics.ownership import (
 from kafkaops.topics.reconcile import TopicOutcome, reconcile_topic
 
 PLURAL = "kafkatopics"
-MAX_RETRY_DELAY = 60.0
+FINALIZER = f"{GROUP}/topic-deletion"
 # Outcomes that only a spec change can fix: the drift loop does not retry them.
 SETTLED_FAILURES = frozenset({"InvalidSpec", "InvalidConfig", "PolicyViolation", "PartitionDecreaseRefused",
                               "ReplicationFactorChangeUnsupported", "NotAuthorized", "KafkaError"})
 STATUS_FIELDS = ("observedGeneration", "topicName", "topicId", "partitions", "replicationFactor", "managedConfigKeys",
                  "conditions")
 SUCCESS_REASONS = frozenset({"Created", "Updated", "Adopted", "InSync"})
+# Changes worth an Event. Not "Created": at 10,000 new KafkaTopics an Event each is a third of the
+# API server's writes, and the status (reason Created, lastTransitionTime) already says it.
+ANNOUNCED_CHANGES = frozenset({"Updated", "Adopted", "Reassigning"})
 log = logging.getLogger(__name__)
 
 
@@ -78,41 +86,35 @@ def slim_body(body: Mapping[str, Any]) -> dict[str, Any]:
     status = body.get("status") or {}
     return {"apiVersion": body["apiVersion"], "kind": body["kind"],
             "metadata": {k: meta.get(k) for k in ("name", "namespace", "uid", "generation", "creationTimestamp",
-                                                  "deletionTimestamp")}
+                                                  "deletionTimestamp", "resourceVersion", "finalizers")}
             | {"annotations": {k: annotations[k] for k in (PAUSED_ANNOTATION, MANAGED_ANNOTATION) if k in annotations}},
             "spec": dict(body.get("spec") or {}),
             "status": {k: status[k] for k in STATUS_FIELDS if k in status}}
 
 
-@kopf.index(GROUP, VERSION, PLURAL)
-def kafkatopic_index(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[tuple[str, str], Any]:
-    return {(namespace, name): slim_body(body)}
+def topic_samples(bodies: Iterable[Mapping[str, Any]]) -> Iterator[TopicSample]:
+    """What Prometheus sees of every KafkaTopic, read from the cache at scrape time."""
+    for body in bodies:
+        meta, status = body["metadata"], body.get("status") or {}
+        ready = (find_condition(status.get("conditions") or [], "Ready") or {}).get("status") == "True"
+        yield TopicSample(meta["namespace"], meta["name"],
+                          status.get("topicName") or kafka_topic_name(meta["name"], body.get("spec") or {}),
+                          status.get("partitions"), status.get("replicationFactor"), ready)
 
 
-def topic_samples(index: kopf.Index) -> Iterator[TopicSample]:
-    """What Prometheus sees of every KafkaTopic, read from the drift index at scrape time."""
-    for store in index.values():
-        for body in store:
-            meta, status = body["metadata"], body.get("status") or {}
-            ready = (find_condition(status.get("conditions") or [], "Ready") or {}).get("status") == "True"
-            yield TopicSample(meta["namespace"], meta["name"],
-                              status.get("topicName") or kafka_topic_name(meta["name"], body.get("spec") or {}),
-                              status.get("partitions"), status.get("replicationFactor"), ready)
-
-
-@kopf.index(GROUP, VERSION, PLURAL)
-def topic_claims(name: str, spec: kopf.Spec, meta: kopf.Meta, annotations: kopf.Annotations,
-                 **_: Any) -> dict[str, Claim] | None:
-    if is_unmanaged(annotations):
+def claim_on(body: Mapping[str, Any]) -> tuple[str, Claim] | None:
+    """The Kafka topic this KafkaTopic claims, and its claim (none while unmanaged)."""
+    meta = body["metadata"]
+    if is_unmanaged(meta.get("annotations") or {}):
         return None
-    return {kafka_topic_name(name, spec): claim_of(meta)}
+    return kafka_topic_name(meta["name"], body.get("spec") or {}), claim_of(meta)
 
 
-async def evaluate(admin: Any, body: Mapping[str, Any], claims: kopf.Index) -> TopicOutcome:
+async def evaluate(admin: Any, body: Mapping[str, Any], claims: Iterable[Claim]) -> TopicOutcome:
     """Decide and act for one KafkaTopic: a hold (unmanaged, paused, conflict) or a reconcile."""
     meta, spec, status = body["metadata"], body.get("spec") or {}, body.get("status") or {}
     topic = kafka_topic_name(meta["name"], spec)
-    held: Hold | None = hold(meta.get("annotations") or {}, topic, claim_of(meta), claims.get(topic, []))
+    held: Hold | None = hold(meta.get("annotations") or {}, topic, claim_of(meta), claims)
     if held is not None:
         previous = find_condition(status.get("conditions") or [], "Ready") or {}
         ready = held.ready if held.ready is not None else previous.get("status") == "True"
@@ -141,104 +143,169 @@ async def announce(body: Mapping[str, Any], outcome: TopicOutcome) -> None:
             "KafkaTopic %s/%s: %s: %s", meta.get("namespace"), meta["name"], outcome.reason, outcome.message,
             extra={"kafkatopic": meta["name"], "namespace": meta.get("namespace"), "topic": outcome.topic,
                    "reason": outcome.reason, "ready": outcome.ready})
-    if outcome.changed:
+    if outcome.changed and outcome.reason in ANNOUNCED_CHANGES:
         await post_event(body, type="Normal", reason=outcome.reason, message=outcome.message)
     elif not outcome.ready and previous.get("reason") != outcome.reason:
         await post_event(body, type="Warning", reason=outcome.reason, message=outcome.message)
 
 
-@kopf.on.resume(GROUP, VERSION, PLURAL)
-@kopf.on.create(GROUP, VERSION, PLURAL)
-@kopf.on.update(GROUP, VERSION, PLURAL)
-async def reconcile(body: kopf.Body, status: kopf.Status, meta: kopf.Meta, patch: kopf.Patch, memo: kopf.Memo,
-                    retry: int, topic_claims: kopf.Index, **_: Any) -> None:
-    key = (meta.get("namespace"), meta.get("name"))
-    # The drift loop leaves this object alone while kopf handles it, and also while kopf retries
-    # it (after a transient failure or an exception): two reconcilers racing on one object would
-    # each write their own outcome (say Created, then InSync over it).
-    memo.in_progress.add(key)
-    outcome = await evaluate(memo.admin, body, topic_claims)
-    patch.status.update(topic_status(status, outcome, meta.get("generation", 0)))
-    await announce(body, outcome)
-    if outcome.transient:
-        raise kopf.TemporaryError(outcome.message, delay=min(MAX_RETRY_DELAY, 2.0 ** min(retry, 6)))
-    memo.in_progress.discard(key)
 
 
-def deletes_topic(spec: kopf.Spec, annotations: kopf.Annotations, **_: Any) -> bool:
+def deletes_topic(body: Mapping[str, Any]) -> bool:
     """Only these KafkaTopics carry the finalizer: deleting them deletes the Kafka topic."""
-    return spec.get("deletionPolicy") == "Delete" and not is_paused(annotations) and not is_unmanaged(annotations)
+    annotations = body["metadata"].get("annotations") or {}
+    return ((body.get("spec") or {}).get("deletionPolicy") == "Delete" and not is_paused(annotations)
+            and not is_unmanaged(annotations))
 
 
-@kopf.on.delete(GROUP, VERSION, PLURAL, when=deletes_topic)
-async def delete_topic(body: kopf.Body, name: str, spec: kopf.Spec, meta: kopf.Meta, memo: kopf.Memo, retry: int,
-                       runtime: Any, topic_claims: kopf.Index, **_: Any) -> None:
-    topic = kafka_topic_name(name, spec)
-    winner = owner(topic_claims.get(topic, []))
-    if winner is not None and winner.uid != meta.get("uid"):
-        await post_event(body, type="Normal", reason="Retained",
-                         message=f"topic {topic!r} belongs to KafkaTopic {winner.ref}; not deleted")
-        return
-    try:
-        await memo.admin.delete_topic(topic)
-    except KafkaUnavailable as error:
-        waited = runtime.total_seconds()
-        if waited < memo.settings.deletion_timeout_seconds:
-            raise kopf.TemporaryError(f"cannot delete topic {topic!r} yet: {error}",
-                                      delay=min(MAX_RETRY_DELAY, 2.0 ** min(retry, 6))) from error
-        await post_event(body, type="Warning", reason="DeletionAbandoned",
-                         message=f"topic {topic!r} was NOT deleted: Kafka unreachable for {waited:.0f}s; "
-                                 "the KafkaTopic is released so that it does not block its namespace")
-        return
-    except KafkaRejected as error:
-        await post_event(body, type="Warning", reason=error.reason,
-                         message=f"topic {topic!r} was NOT deleted, Kafka refused: {error.message}")
-        return
-    await post_event(body, type="Normal", reason="Deleted", message=f"deleted topic {topic!r}")
+def seconds_since(timestamp: str, now: datetime.datetime | None = None) -> float:
+    """Age of an RFC 3339 timestamp from the API server (the deletion's, so a restarted operator
+    keeps counting from when the deletion began)."""
+    when = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    return ((now or datetime.datetime.now(datetime.UTC)) - when).total_seconds()
 
 
-def needs_drift_check(body: Mapping[str, Any], in_progress: set[tuple[str, str]]) -> bool:
-    """Only KafkaTopics kopf has already handled at their current generation, and is not handling
-    now; failures that only a spec change can fix are not retried."""
-    meta = body["metadata"]
-    status = body.get("status") or {}
-    ready = find_condition(status.get("conditions") or [], "Ready") or {}
-    return (status.get("observedGeneration") == meta.get("generation")
-            and (meta.get("namespace"), meta.get("name")) not in in_progress
-            and not meta.get("deletionTimestamp")
-            and ready.get("reason") not in SETTLED_FAILURES)
+class TopicController(Controller):
+    """The cache, the claims on Kafka topics, the queue, and what a worker does with a key."""
 
+    def __init__(self, admin: Any, settings: Any) -> None:
+        super().__init__("KafkaTopic", PLURAL, settings.max_concurrent_reconciles)
+        self.admin, self.settings = admin, settings
+        self.claims: dict[str, dict[Key, Claim]] = {}
 
-async def check_drift_once(admin: Any, bodies: list[Mapping[str, Any]], claims: kopf.Index) -> int:
-    """Reconcile these KafkaTopics (coalesced into batched admin calls); write only what changed.
-    Returns how many topics were corrected."""
+    def claims_on(self, topic: str) -> list[Claim]:
+        return list(self.claims.get(topic, {}).values())
 
-    async def one(body: Mapping[str, Any]) -> bool:
-        outcome = await evaluate(admin, body, claims)
+    def on_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        slim = slim_body(body)
+        key = key_of(slim)
+        old = self.observe(event_type, slim)
+        before = claim_on(old) if old is not None else None
+        after = claim_on(slim) if event_type != "DELETED" else None
+        if before == after:
+            return
+        if before is not None:
+            self.claims.get(before[0], {}).pop(key, None)
+            if not self.claims.get(before[0]):
+                self.claims.pop(before[0], None)
+        if after is not None:
+            self.claims.setdefault(after[0], {})[key] = after[1]
+        # A claim came or went: the other claimants of that topic decide again (hand-over, Conflict).
+        for topic in {c[0] for c in (before, after) if c is not None}:
+            for other in self.claims.get(topic, {}):
+                if other != key:
+                    self.queue.add(other)
+
+    async def process(self, key: Key) -> None:
+        body = self.bodies.get(key)
+        if body is None:
+            return  # deleted meanwhile
+        try:
+            if body["metadata"].get("deletionTimestamp"):
+                await self.finalize(key, body)
+            else:
+                await self.reconcile(key, body)
+        except kubeapi.ApiException as error:
+            if kubeapi.is_namespace_terminating(error):
+                log.info("KafkaTopic %s/%s: not written, its namespace is terminating", *key)
+                return
+            if error.status == 404:
+                return  # gone; the DELETED event cleans the cache
+            if error.status == 409:
+                self.queue.add_rate_limited(key)  # our cached copy was stale: again with the next event
+                return
+            raise
+
+    async def reconcile(self, key: Key, body: dict[str, Any]) -> None:
+        await self.keep_finalizer(key, body)
+        outcome = await evaluate(self.admin, body, self.claims_on(kafka_topic_name(key[1], body.get("spec") or {})))
         changes = topic_status(body.get("status") or {}, outcome, body["metadata"].get("generation", 0))
         if changes:
-            await kubeapi.patch_status(PLURAL, body["metadata"]["namespace"], body["metadata"]["name"], changes)
+            await kubeapi.patch_status(PLURAL, *key, changes)
         await announce(body, outcome)
-        return outcome.changed
+        if outcome.changed and handled(body):
+            DRIFT_CORRECTIONS.inc()  # the spec was already applied: someone changed the topic behind us
+        self.merge_status(key, changes)
+        if outcome.transient:
+            self.queue.add_rate_limited(key)
+        else:
+            self.queue.forget(key)
 
-    results = await asyncio.gather(*(one(b) for b in bodies), return_exceptions=True)
-    for error in (r for r in results if isinstance(r, BaseException)):
-        log.warning("drift check failed for one KafkaTopic: %s", error)
-    corrected = sum(1 for r in results if r is True)
-    DRIFT_CORRECTIONS.inc(corrected)
-    return corrected
+    async def keep_finalizer(self, key: Key, body: dict[str, Any]) -> None:
+        """Add the finalizer where deleting the KafkaTopic deletes the topic, remove it elsewhere;
+        conditional on the cached resourceVersion (a 409 re-queues)."""
+        meta = body["metadata"]
+        finalizers = list(meta.get("finalizers") or [])
+        wanted = deletes_topic(body)
+        if wanted == (FINALIZER in finalizers):
+            return
+        finalizers = [*finalizers, FINALIZER] if wanted else [f for f in finalizers if f != FINALIZER]
+        await kubeapi.patch_metadata(PLURAL, *key, {"finalizers": finalizers,
+                                                    "resourceVersion": meta.get("resourceVersion")})
+        meta["finalizers"] = finalizers
+
+    async def finalize(self, key: Key, body: dict[str, Any]) -> None:
+        """The KafkaTopic is being deleted: delete its topic if it is ours to delete, then let go."""
+        meta = body["metadata"]
+        if FINALIZER not in (meta.get("finalizers") or []):
+            return
+        topic = kafka_topic_name(key[1], body.get("spec") or {})
+        winner = owner(self.claims_on(topic))
+        if not deletes_topic(body):
+            pass  # paused or unmanaged since: the topic stays
+        elif winner is not None and winner.uid != meta.get("uid"):
+            await post_event(body, type="Normal", reason="Retained",
+                             message=f"topic {topic!r} belongs to KafkaTopic {winner.ref}; not deleted")
+        elif not await self.delete_topic(key, body, topic):
+            return  # retried with backoff
+        await kubeapi.patch_metadata(PLURAL, *key, {
+            "finalizers": [f for f in meta.get("finalizers") or [] if f != FINALIZER],
+            "resourceVersion": meta.get("resourceVersion")})
+        self.queue.forget(key)
+
+    async def delete_topic(self, key: Key, body: dict[str, Any], topic: str) -> bool:
+        """Delete the Kafka topic; True when the KafkaTopic may go (deleted, refused, or given up)."""
+        try:
+            await self.admin.delete_topic(topic)
+        except KafkaUnavailable as error:
+            waited = seconds_since(body["metadata"]["deletionTimestamp"])
+            if waited < self.settings.deletion_timeout_seconds:
+                delay = self.queue.add_rate_limited(key)
+                log.info("KafkaTopic %s/%s: cannot delete topic %r yet (%s); again in %.0fs", *key, topic, error,
+                         delay)
+                return False
+            await post_event(body, type="Warning", reason="DeletionAbandoned",
+                             message=f"topic {topic!r} was NOT deleted: Kafka unreachable for {waited:.0f}s; "
+                                     "the KafkaTopic is released so that it does not block its namespace")
+            return True
+        except KafkaRejected as error:
+            await post_event(body, type="Warning", reason=error.reason,
+                             message=f"topic {topic!r} was NOT deleted, Kafka refused: {error.message}")
+            return True
+        await post_event(body, type="Normal", reason="Deleted", message=f"deleted topic {topic!r}")
+        log.info("KafkaTopic %s/%s: deleted topic %r", *key, topic)
+        return True
+
+    def resync(self) -> int:
+        """The drift check: every KafkaTopic again, except failures only a spec change can fix."""
+        keys = [key for key, body in self.bodies.items() if needs_drift_check(body)]
+        for key in keys:
+            self.queue.add(key)
+        return len(keys)
 
 
-async def drift_loop(memo: kopf.Memo, index: kopf.Index, claims: kopf.Index) -> None:
-    interval = memo.settings.drift_interval_seconds
+def needs_drift_check(body: Mapping[str, Any]) -> bool:
+    ready = find_condition((body.get("status") or {}).get("conditions") or [], "Ready") or {}
+    return not body["metadata"].get("deletionTimestamp") and ready.get("reason") not in SETTLED_FAILURES
+
+
+async def drift_loop(controller: TopicController, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
-        memo.in_progress.intersection_update(index.keys())  # forget deleted objects
-        bodies = [body for store in index.values() for body in store if needs_drift_check(body, memo.in_progress)]
-        try:
-            corrected = await check_drift_once(memo.admin, bodies, claims)
-        except Exception:
-            log.exception("drift check failed; trying again in %.0fs", interval)
-            continue
-        if corrected:
-            log.info("drift check corrected %d of %d topics", corrected, len(bodies))
+        log.debug("drift check: %d KafkaTopics queued", controller.resync())
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+def kafkatopic_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    """Cheap on purpose: copy into the cache, enqueue; the work happens in the queue's workers."""
+    memo.topics.on_event(event.get("type"), event["object"])
