@@ -19,7 +19,7 @@ from kubernetes import client, config
 from support import REPO, Topics, kubectl
 
 from kafkaops.harness.kafka import KafkaCluster
-from kafkaops.harness.kube import KubeCluster
+from kafkaops.harness.kube import KubeCluster, start_kube
 from kafkaops.harness.procs import free_port
 
 # Short intervals so that drift, retries and bounded deletion show within a test's patience.
@@ -108,3 +108,40 @@ def topics(api, operator, namespace, kafka) -> Topics:
 @pytest.fixture
 def topic_name() -> str:
     return f"topic_{uuid.uuid4().hex[:8]}"
+
+
+class Isolated:
+    """A control plane of its own (etcd, API server, controller-manager; no pods), with the CRDs and
+    the chart's identity, for tests that restart or kill the operator, or the API server itself,
+    without disturbing the session's operator. Clients are bound to it explicitly: the kubernetes
+    client's default configuration is global and belongs to the session cluster."""
+
+    def __init__(self, kube: KubeCluster, kafka: KafkaCluster, executable: Path, workdir: Path, helm: Path) -> None:
+        self.kube, self.kafka, self.executable, self.workdir = kube, kafka, executable, workdir
+        self.api_client = config.new_client_from_config(config_file=str(kube.kubeconfig))
+        self.api = client.CustomObjectsApi(self.api_client)
+        self.core = client.CoreV1Api(self.api_client)
+        self.apps = client.AppsV1Api(self.api_client)
+        self.kubectl("apply", "-f", str(REPO / "crds"))
+        self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/kafkatopics.kafkaops.io",
+                     "crd/consumerapps.kafkaops.io")
+        account = install_chart_identity(helm, kafka.bootstrap_servers, kubeconfig=kube.kubeconfig)
+        self.operator_kubeconfig = service_account_kubeconfig(account, kube.server, kube.pki.ca,
+                                                              workdir / "kubeconfig", kubeconfig=kube.kubeconfig)
+
+    def kubectl(self, *args: str, input_text: str | None = None) -> str:
+        return kubectl("--kubeconfig", str(self.kube.kubeconfig), *args, input_text=input_text).stdout
+
+    def start_operator(self, name: str, env: dict[str, str] | None = None) -> OperatorProcess:
+        """The installed wheel as the chart's ServiceAccount, logging to ``<workdir>/<name>.log``."""
+        full_env = {**OPERATOR_ENV, "KAFKAOPS_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
+                    "KAFKAOPS_METRICS_PORT": str(free_port()), **(env or {})}
+        return OperatorProcess.start(self.executable, self.operator_kubeconfig, full_env,
+                                     self.workdir / f"{name}.log")
+
+
+@pytest.fixture(scope="module")
+def isolated(kafka: KafkaCluster, helm: Path, installed_operator: Path, kubeconfig_env: str,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Isolated]:
+    with start_kube(with_pods=False) as kube:
+        yield Isolated(kube, kafka, installed_operator, tmp_path_factory.mktemp("isolated"), helm)

@@ -41,22 +41,25 @@ def build_clean_install(workdir: Path) -> Path:
     return venv / "bin" / "kafkaops"
 
 
-def install_chart_identity(helm: Path, bootstrap_servers: str) -> str:
+def install_chart_identity(helm: Path, bootstrap_servers: str, kubeconfig: Path | None = None) -> str:
     """Apply the chart's ServiceAccount, ClusterRole and ClusterRoleBinding (as admin); return the
-    ServiceAccount's name."""
-    kubectl("create", "namespace", RELEASE_NAMESPACE, check=False)
+    ServiceAccount's name. ``kubeconfig``: another cluster than the session's."""
+    on = ["--kubeconfig", str(kubeconfig)] if kubeconfig else []
+    kubectl(*on, "create", "namespace", RELEASE_NAMESPACE, check=False)
     text = render(helm, "--set", f"kafka.bootstrapServers={bootstrap_servers}",
                   "--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml")
     kinds = sorted(doc["kind"] for doc in manifests(text))
     assert kinds == ["ClusterRole", "ClusterRoleBinding", "ServiceAccount"], kinds
-    kubectl("apply", "-f", "-", input_text=text)
+    kubectl(*on, "apply", "-f", "-", input_text=text)
     (account,) = [doc["metadata"]["name"] for doc in manifests(text) if doc["kind"] == "ServiceAccount"]
     return str(account)
 
 
-def service_account_kubeconfig(account: str, server: str, ca: Path, path: Path) -> Path:
+def service_account_kubeconfig(account: str, server: str, ca: Path, path: Path,
+                               kubeconfig: Path | None = None) -> Path:
     """A kubeconfig holding a TokenRequest-API token of the ServiceAccount (no client certificate)."""
-    token = kubectl("create", "token", account, "-n", RELEASE_NAMESPACE, "--duration=2h").stdout.strip()
+    on = ["--kubeconfig", str(kubeconfig)] if kubeconfig else []
+    token = kubectl(*on, "create", "token", account, "-n", RELEASE_NAMESPACE, "--duration=2h").stdout.strip()
     config = {
         "apiVersion": "v1", "kind": "Config", "current-context": RELEASE,
         "clusters": [{"name": "harness", "cluster": {"server": server, "certificate-authority": str(ca)}}],
