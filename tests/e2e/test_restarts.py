@@ -70,6 +70,9 @@ def test_started_with_more_kafkatopics_than_workers_all_become_ready(isolated, n
         assert broker_topics(kafka, prefix) == set(names)
         eventually(lambda: "start-up re-check done: 300 KafkaTopic(s)" in operator.log.read_text(),
                    timeout=30, what="the start-up re-check line")
+        # No ConsumerApps at all (an empty listing) is done at once, not after retries.
+        assert "start-up re-check done: 0 ConsumerApp(s)" in operator.log.read_text()
+        assert "start-up listing of" not in operator.log.read_text()
     finally:
         assert operator.stop() == 0
 

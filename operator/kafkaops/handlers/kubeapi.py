@@ -31,7 +31,8 @@ ApiException = client.ApiException
 @functools.cache
 def api_client() -> client.ApiClient:
     shared = client.ApiClient()
-    shared.rest_client.pool_manager.connection_pool_kw["maxsize"] = THREADS
+    # One connection per API thread, and a few spare for calls made outside them.
+    shared.rest_client.pool_manager.connection_pool_kw["maxsize"] = THREADS + 8
     return shared
 
 
@@ -98,7 +99,8 @@ async def list_keys(plural: str, namespaces: Iterable[str] = ()) -> set[tuple[st
                 response = await call(custom_objects().list_namespaced_custom_object, GROUP, VERSION, namespace,
                                       plural, **options)
             page = json.loads(response.read())
-            keys.update((item["metadata"]["namespace"], item["metadata"]["name"]) for item in page["items"])
+            # An empty list says "items": null in the metadata-only form.
+            keys.update((item["metadata"]["namespace"], item["metadata"]["name"]) for item in page.get("items") or [])
             token = page["metadata"].get("continue")
             if not token:
                 break
