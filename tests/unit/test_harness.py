@@ -1,10 +1,14 @@
-"""The harness's pure parts: the Go wrapper module that makes kubernetes buildable."""
+"""The harness's pure parts: the Go wrapper module that makes kubernetes buildable, the API server's
+request counters."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from kafkaops.harness.gobuild import helm_ldflags, kube_wrapper_gomod, staging_modules
+from kafkaops.harness.kube import parse_request_counts
 
 pytestmark = pytest.mark.unit
 
@@ -40,3 +44,16 @@ def test_helm_is_told_the_kubernetes_version_of_its_client_go():
     assert "-X helm.sh/helm/v3/internal/version.version=v3.21.4" in flags
     assert "-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=36" in flags
     assert "-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1" in flags
+
+
+def test_request_counts_sum_apiserver_request_total_by_verb_resource_and_subresource():
+    """On an excerpt of a real kube-apiserver v1.36.3 /metrics (its neighbours' families included)."""
+    counts = parse_request_counts((Path(__file__).parent / "data" / "apiserver-metrics.txt").read_text())
+    assert counts["POST", "configmaps", ""] == 3  # code 201 and code 404 folded
+    assert counts["GET", "namespaces", ""] == 7
+    assert counts["APPLY", "servicecidrs", "status"] == 1
+    assert counts["POST", "apiservices", ""] == 21
+    assert counts["GET", "", "/readyz"] == 12  # non-resource paths come as subresource
+    assert counts["GET", "", "openapi/v3"] == 1
+    assert sum(counts.values()) == 77  # nothing from apiserver_request_timestamp_* or _resource_objects
+    assert len(counts) == 15  # 19 lines; configmaps POST, namespaces GET and POST, leases POST folded

@@ -8,6 +8,7 @@ kubelet.
 from __future__ import annotations
 
 import base64
+import collections
 import datetime
 import ipaddress
 import json
@@ -21,6 +22,7 @@ from kafkaops.harness.gobuild import KUBERNETES_VERSION, ensure_kube_binaries
 from kafkaops.harness.procs import HarnessError, Service, free_port, make_workdir, progress
 
 FAKE_NODE = "kwok-node-0"
+APISERVER = "kube-apiserver"
 
 
 def _pem_cert(cert: object) -> bytes:
@@ -154,13 +156,61 @@ class KubeCluster:
     def request(self, method: str, path: str, body: dict[str, object] | None = None,
                 content_type: str = "application/json") -> dict[str, object]:
         """A small authenticated API call used by the harness itself (readiness, the fake node)."""
+        return json.loads(self._call(method, path, body, content_type) or b"{}")  # type: ignore[no-any-return]
+
+    def request_text(self, path: str, timeout: float = 30) -> str:
+        """A GET of a non-JSON endpoint (``/metrics``, ``/readyz``) with the admin certificate."""
+        return self._call("GET", path, None, "text/plain", timeout).decode()
+
+    def _call(self, method: str, path: str, body: dict[str, object] | None, content_type: str,
+              timeout: float = 5) -> bytes:
         context = ssl.create_default_context(cafile=str(self.pki.ca))
         context.load_cert_chain(str(self.pki.admin_cert), str(self.pki.admin_key))
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.server + path, data=data, method=method,
                                      headers={"Content-Type": content_type})
-        with urllib.request.urlopen(req, context=context, timeout=5) as response:
-            return json.loads(response.read() or b"{}")  # type: ignore[no-any-return]
+        with urllib.request.urlopen(req, context=context, timeout=timeout) as response:
+            return response.read()  # type: ignore[no-any-return]
+
+    def request_counts(self) -> collections.Counter[tuple[str, str, str]]:
+        """The API server's own count of requests it has served, by (verb, resource, subresource),
+        since it started (a restart resets it): what benchmarks diff to see what a side cost."""
+        return parse_request_counts(self.request_text("/metrics"))
+
+    def restart_apiserver(self, timeout: float = 120.0) -> None:
+        """Stop the kube-apiserver and start it again with the same command (ports, certificates,
+        etcd and so the stored objects unchanged); return once it is ready again. Clients see what
+        a control-plane upgrade or crash shows them: connections drop, watches end, then it serves."""
+        index = next(i for i, s in enumerate(self.services) if s.name == APISERVER)
+        old = self.services[index]
+        old.stop()
+        apiserver = Service(APISERVER, old.cmd, old.log)
+        self.services[index] = apiserver
+        _wait_for("kube-apiserver (restarted)", lambda: self.request_text("/readyz", timeout=5) == "ok",
+                  apiserver, timeout)
+        # A client still starting (the controller-manager reads a ConfigMap at start) exits when the API
+        # server is gone; once running, they all retry. Start such a one again, as a kubelet would.
+        for i, service in enumerate(self.services):
+            if not service.alive():
+                progress(f"{service.name} exited while the API server was down; starting it again")
+                service.stop()
+                self.services[i] = Service(service.name, service.cmd, service.log)
+
+
+def parse_request_counts(exposition: str) -> collections.Counter[tuple[str, str, str]]:
+    """Sum ``apiserver_request_total`` of a Prometheus text exposition by (verb, resource,
+    subresource); codes, groups, versions and scopes are folded. Only that family's lines are
+    parsed: the whole exposition is megabytes of histograms."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    lines = "\n".join(line for line in exposition.splitlines() if line.startswith("apiserver_request_total{"))
+    counts: collections.Counter[tuple[str, str, str]] = collections.Counter()
+    for family in text_string_to_metric_families(lines + "\n"):
+        for sample in family.samples:
+            labels = sample.labels
+            counts[labels.get("verb", ""), labels.get("resource", ""), labels.get("subresource", "")] += int(
+                sample.value)
+    return counts
 
 
 def _wait_for(what: str, check: object, service: Service, timeout: float) -> None:
@@ -193,7 +243,7 @@ def start_kube(*, workdir: Path | None = None, timeout: float = 120.0, with_pods
             "--unsafe-no-fsync", "--quota-backend-bytes", str(4 * 1024**3), "--log-level", "warn",
         ], workdir / "etcd.log")
         cluster.services.append(etcd)
-        apiserver = Service("kube-apiserver", [
+        apiserver = Service(APISERVER, [
             str(binaries["kube-apiserver"]), "--etcd-servers", f"http://127.0.0.1:{etcd_port}",
             "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
             "--secure-port", str(api_port), "--endpoint-reconciler-type", "none",
