@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -37,6 +37,8 @@ DRIFT_CORRECTIONS = Counter(
 LAG_COLLECTION_SECONDS = Histogram(
     "kafkaops_lag_collection_duration_seconds", "One operator-wide lag collection for every due ConsumerApp.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+LEADER = Gauge(
+    "kafkaops_leader", "1 while this process leads (holds the leader lease; always 1 without leader election).")
 
 
 @contextlib.contextmanager
