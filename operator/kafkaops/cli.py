@@ -119,6 +119,9 @@ def _run(args: argparse.Namespace) -> int:
     if settings.metrics_port:  # before the election: a standby is scraped too
         start_http_server(settings.metrics_port)
         logger.info("metrics on :%d/metrics", settings.metrics_port)
+        # BRIDGE, to go with handlers/startup.py's own start_http_server (removed by the main session):
+        # the port is taken now, so tell that start there is nothing to start.
+        os.environ["KAFKAOPS_METRICS_PORT"] = "0"
     elector = None
     if settings.leader_election:
         elector = _lead(settings)
