@@ -194,6 +194,7 @@ class LeaderElector:
         """Block until this process holds the lease (seconds it took), or None when ``stop`` is set."""
         enable(self.timings.renew_deadline)
         started, reported = time.monotonic(), None
+        poll_at = started
         while not stop.is_set():
             try:
                 decision = self.try_acquire_or_renew(timeout=self.timings.retry_period)
@@ -205,7 +206,10 @@ class LeaderElector:
                 if decision.reason != reported:
                     logger.info("standing by: lease %s %s", self.lease, decision.reason)
                     reported = decision.reason
-            stop.wait(self.timings.retry_period)
+            # At a fixed rate, not a period after each round: takeover stays within leaseDuration +
+            # 2 retry periods of the leader's last renewal, however long the reads take.
+            poll_at += self.timings.retry_period
+            stop.wait(max(0.0, poll_at - time.monotonic()))
         return None
 
     def start_renewing(self) -> None:
