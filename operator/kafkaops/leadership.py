@@ -208,7 +208,7 @@ class LeaderElector:
                     reported = decision.reason
             # At a fixed rate, not a period after each round: takeover stays within leaseDuration +
             # 2 retry periods of the leader's last renewal, however long the reads take.
-            poll_at += self.timings.retry_period
+            poll_at = max(poll_at + self.timings.retry_period, time.monotonic())
             stop.wait(max(0.0, poll_at - time.monotonic()))
         return None
 
