@@ -15,11 +15,13 @@ from installed import (
     install_chart_identity,
     service_account_kubeconfig,
 )
+from isolated import Isolated
 from kubernetes import client, config
 from support import REPO, Topics, kubectl
 
+from chart_render import RELEASE_NAMESPACE
 from kafkaops.harness.kafka import KafkaCluster
-from kafkaops.harness.kube import KubeCluster
+from kafkaops.harness.kube import KubeCluster, start_kube
 from kafkaops.harness.procs import free_port
 
 # Short intervals so that drift, retries and bounded deletion show within a test's patience.
@@ -73,6 +75,31 @@ def operator(kafka: KafkaCluster, kube: KubeCluster, crds: None, helm: Path, ins
         process.denials()[:20])
 
 
+@pytest.fixture(scope="module")
+def isolated(kafka: KafkaCluster, helm: Path, installed_operator: Path, kubeconfig_env: str,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Isolated]:
+    """A control plane of this module's own (see tests/e2e/isolated.py) with the CRDs established and the
+    chart's identity installed; ``isolated.start_operator(name, env)`` runs operators on it against the
+    session broker. For tests that kill, freeze or restart operators."""
+    workdir = tmp_path_factory.mktemp("isolated")
+    cluster = start_kube(workdir=workdir / "kube", with_pods=False)
+    try:
+        admin = config.new_client_from_config(config_file=str(cluster.kubeconfig), persist_config=False)
+        world = Isolated(cluster, admin, workdir / "kubeconfig", installed_operator, workdir,
+                         {**OPERATOR_ENV, "KAFKAOPS_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+                          "KAFKAOPS_LEASE_NAMESPACE": RELEASE_NAMESPACE})
+        world.kubectl("apply", "-f", str(REPO / "crds"))
+        world.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/kafkatopics.kafkaops.io",
+                      "crd/consumerapps.kafkaops.io")
+        account = install_chart_identity(helm, kafka.bootstrap_servers, world.kubectl)
+        service_account_kubeconfig(account, cluster.server, cluster.pki.ca, world.kubeconfig, world.kubectl)
+    except BaseException:
+        cluster.stop()
+        raise
+    yield world
+    world.stop()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """A failed test shows the end of the operator's log."""
@@ -81,6 +108,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     process = getattr(item, "funcargs", {}).get("operator")
     if report.failed and isinstance(process, OperatorProcess):
         report.sections.append(("operator log (last lines)", process.tail()))
+    world = getattr(item, "funcargs", {}).get("isolated")
+    if report.failed and isinstance(world, Isolated):
+        for started in world.processes:
+            report.sections.append((f"isolated operator {started.log.name} (last lines)", started.tail(40)))
 
 
 @pytest.fixture(autouse=True)
