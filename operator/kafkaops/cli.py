@@ -17,13 +17,11 @@ import signal
 import sys
 import threading
 from collections.abc import MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kafkaops import __version__
+from kafkaops.leadership import LeaderElector
 from kafkaops.settings import Settings
-
-if TYPE_CHECKING:
-    from kafkaops.leadership import LeaderElector
 
 logger = logging.getLogger("kafkaops")
 
