@@ -20,6 +20,7 @@ from kubernetes import client, config
 from support import REPO, Topics, kubectl
 
 from chart_render import RELEASE_NAMESPACE
+from helpers import eventually
 from kafkaops.harness.kafka import KafkaCluster
 from kafkaops.harness.kube import KubeCluster, start_kube
 from kafkaops.harness.procs import free_port
@@ -88,6 +89,10 @@ def isolated(kafka: KafkaCluster, helm: Path, installed_operator: Path, kubeconf
         world = Isolated(cluster, admin, workdir / "kubeconfig", installed_operator, workdir,
                          {**OPERATOR_ENV, "KAFKAOPS_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
                           "KAFKAOPS_LEASE_NAMESPACE": RELEASE_NAMESPACE})
+        # Every post-start hook done, RBAC's bootstrap roles included (a fresh ServiceAccount needs
+        # system:basic-user for `kubectl auth whoami`).
+        eventually(lambda: world.kubectl("get", "--raw", "/readyz", check=False).stdout.strip() == "ok",
+                   timeout=60, what="the isolated API server's /readyz")
         world.kubectl("apply", "-f", str(REPO / "crds"))
         world.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/kafkatopics.kafkaops.io",
                       "crd/consumerapps.kafkaops.io")
