@@ -155,3 +155,13 @@ def test_a_frozen_leader_resumes_to_find_it_lost_and_exits_without_writing(isola
     ready_topic(topics)
     assert standby.stop() == 0
     no_denials(leader, standby)
+
+
+def test_a_standby_stops_at_once_on_sigterm_and_the_leader_keeps_leading(isolated, topics):
+    leader, standby = pair(isolated)
+    assert standby.stop(timeout=10) == 0
+    assert f"stopped while standing by for lease {RELEASE_NAMESPACE}/{LEASE}" in standby.text()
+    assert (holder(isolated) or "").startswith(f"{name_of(leader)}_")
+    ready_topic(topics)
+    assert leader.stop() == 0
+    no_denials(leader, standby)
