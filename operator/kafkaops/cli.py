@@ -120,6 +120,10 @@ def _run(args: argparse.Namespace) -> int:
         # BRIDGE, to go with handlers/startup.py's own start_http_server (removed by the main session):
         # the port is taken now, so tell that start there is nothing to start.
         os.environ["KAFKAOPS_METRICS_PORT"] = "0"
+    import kopf
+
+    import kafkaops.handlers  # noqa: F401  (registers the handlers; before the election, so a standby takes over sooner)
+
     elector = None
     if settings.leader_election:
         elector = _lead(settings)
@@ -127,10 +131,6 @@ def _run(args: argparse.Namespace) -> int:
             return 0
     else:
         leadership.disable()
-    import kopf
-
-    import kafkaops.handlers  # noqa: F401  (registers the handlers)
-
     try:
         kopf.run(**kopf_run_options(settings))
     finally:
