@@ -28,10 +28,10 @@ def lease_namespace(configured: str | None, namespace_file: Path = NAMESPACE_FIL
         return "default"
 
 
-def identity(pod_name: str | None = None) -> str:
+def identity() -> str:
     """The pod's name (or the host's) plus a random suffix: a restarted container with the same pod
     name is a new candidate, never mistaken for the holder it replaced."""
-    return f"{pod_name or os.environ.get('POD_NAME') or socket.gethostname()}_{secrets.token_hex(3)}"
+    return f"{os.environ.get('POD_NAME') or socket.gethostname()}_{secrets.token_hex(3)}"
 
 
 def api_client() -> client.ApiClient:
@@ -60,7 +60,7 @@ class KubeLeaseStore:
             raise LeaseUnavailable(_describe(error)) from error
         except (urllib3.exceptions.HTTPError, OSError) as error:
             raise LeaseUnavailable(str(error)) from error
-        return _record(lease)
+        return record_of(lease)
 
     def create(self, record: LeaseRecord, timeout: float) -> LeaseRecord:
         return self._write(record, timeout, create=True)
@@ -88,10 +88,10 @@ class KubeLeaseStore:
             raise LeaseUnavailable(_describe(error)) from error
         except (urllib3.exceptions.HTTPError, OSError) as error:
             raise LeaseUnavailable(str(error)) from error
-        return _record(written)
+        return record_of(written)
 
 
-def _record(lease: client.V1Lease) -> LeaseRecord:
+def record_of(lease: client.V1Lease) -> LeaseRecord:
     spec = lease.spec or client.V1LeaseSpec()
     return LeaseRecord(holder=spec.holder_identity or None, lease_duration_seconds=spec.lease_duration_seconds,
                        acquire_time=spec.acquire_time, renew_time=spec.renew_time,
