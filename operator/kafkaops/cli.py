@@ -120,9 +120,10 @@ def _run(args: argparse.Namespace) -> int:
         # BRIDGE, to go with handlers/startup.py's own start_http_server (removed by the main session):
         # the port is taken now, so tell that start there is nothing to start.
         os.environ["KAFKAOPS_METRICS_PORT"] = "0"
+    # Imported before the election, so that a standby that takes over does not wait for the imports.
     import kopf
 
-    import kafkaops.handlers  # noqa: F401  (registers the handlers; before the election, so a standby takes over sooner)
+    import kafkaops.handlers  # noqa: F401  (registers the handlers)
 
     elector = None
     if settings.leader_election:
