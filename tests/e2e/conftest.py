@@ -77,7 +77,7 @@ def operator(kafka: KafkaCluster, kube: KubeCluster, crds: None, helm: Path, ins
 
 
 @pytest.fixture(scope="module")
-def isolated(kafka: KafkaCluster, helm: Path, installed_operator: Path, kubeconfig_env: str,
+def isolated(kafka: KafkaCluster, helm: Path, installed_operator: Path,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Isolated]:
     """A control plane of this module's own (see tests/e2e/isolated.py) with the CRDs established and the
     chart's identity installed; ``isolated.start_operator(name, env)`` runs operators on it against the

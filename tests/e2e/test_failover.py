@@ -76,7 +76,7 @@ def acquired_after(isolated: Isolated, standby: OperatorProcess, since: float) -
 
 
 @pytest.fixture
-def topics(isolated: Isolated, kafka: KafkaCluster) -> Topics:
+def isolated_topics(isolated: Isolated, kafka: KafkaCluster) -> Topics:
     namespace = f"ha-{uuid.uuid4().hex[:8]}"
     isolated.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
     return Topics(isolated.api, namespace, kafka)
@@ -93,13 +93,13 @@ def no_denials(*processes: OperatorProcess) -> None:
         assert not process.denials(), "\n".join(process.denials()[:10])
 
 
-def test_the_standby_takes_over_when_the_leader_is_killed(isolated, topics):
+def test_the_standby_takes_over_when_the_leader_is_killed(isolated, isolated_topics):
     leader, standby = pair(isolated)
     assert leader.probe("/healthz") == (200, "ok: leading")
     assert leader.probe("/readyz")[1].startswith(("ready: leading", "not ready: leading"))
     assert standby.probe("/healthz") == (200, "ok: standing by")
     assert standby.probe("/readyz") == (200, "ready: standing by")
-    ready_topic(topics)
+    ready_topic(isolated_topics)
     transitions = lease(isolated).spec.lease_transitions
 
     killed = time.time()
@@ -109,12 +109,12 @@ def test_the_standby_takes_over_when_the_leader_is_killed(isolated, topics):
     assert failover <= TAKEOVER_BOUND
     assert lease(isolated).spec.lease_transitions == transitions + 1
     assert standby.probe("/healthz") == (200, "ok: leading")
-    ready_topic(topics)  # the new leader reconciles
+    ready_topic(isolated_topics)  # the new leader reconciles
     assert standby.stop() == 0
     no_denials(leader, standby)
 
 
-def test_a_graceful_stop_hands_over_at_once(isolated, topics):
+def test_a_graceful_stop_hands_over_at_once(isolated, isolated_topics):
     leader, standby = pair(isolated)
     stopping = time.time()
     assert leader.stop() == 0
@@ -124,12 +124,12 @@ def test_a_graceful_stop_hands_over_at_once(isolated, topics):
     # Without the release the standby could not lead before the last renewal (at most one retry period
     # before SIGTERM) plus the lease duration.
     assert handover < LEASE_DURATION_SECONDS - RETRY_PERIOD_SECONDS
-    ready_topic(topics)
+    ready_topic(isolated_topics)
     assert standby.stop() == 0
     no_denials(leader, standby)
 
 
-def test_a_frozen_leader_resumes_to_find_it_lost_and_exits_without_writing(isolated, topics):
+def test_a_frozen_leader_resumes_to_find_it_lost_and_exits_without_writing(isolated, isolated_topics):
     leader, standby = pair(isolated)
     before = lease(isolated).spec
     leader.process.send_signal(signal.SIGSTOP)
@@ -139,7 +139,7 @@ def test_a_frozen_leader_resumes_to_find_it_lost_and_exits_without_writing(isola
         print(f"\nfailover after SIGSTOP: {failover:.2f}s")
         taken = lease(isolated).spec
         assert taken.lease_transitions == before.lease_transitions + 1
-        ready_topic(topics)  # reconciled by the new leader while the old one is frozen
+        ready_topic(isolated_topics)  # reconciled by the new leader while the old one is frozen
         assert standby.probe("/healthz") == (200, "ok: leading")
         seen = len(leader.log.read_bytes())
     finally:
@@ -152,16 +152,16 @@ def test_a_frozen_leader_resumes_to_find_it_lost_and_exits_without_writing(isola
     assert current.holder_identity == taken.holder_identity  # the old leader never wrote the lease again
     assert current.lease_transitions == taken.lease_transitions
     assert standby.alive() and standby.probe("/healthz") == (200, "ok: leading")
-    ready_topic(topics)
+    ready_topic(isolated_topics)
     assert standby.stop() == 0
     no_denials(leader, standby)
 
 
-def test_a_standby_stops_at_once_on_sigterm_and_the_leader_keeps_leading(isolated, topics):
+def test_a_standby_stops_at_once_on_sigterm_and_the_leader_keeps_leading(isolated, isolated_topics):
     leader, standby = pair(isolated)
     assert standby.stop(timeout=10) == 0
     assert f"stopped while standing by for lease {RELEASE_NAMESPACE}/{LEASE}" in standby.text()
     assert (holder(isolated) or "").startswith(f"{name_of(leader)}_")
-    ready_topic(topics)
+    ready_topic(isolated_topics)
     assert leader.stop() == 0
     no_denials(leader, standby)
