@@ -13,12 +13,17 @@ import ctypes
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import MutableMapping
 from typing import Any
 
 from kafkaops import __version__
+from kafkaops.leadership import LeaderElector
 from kafkaops.settings import Settings
+
+logger = logging.getLogger("kafkaops")
 
 _M_ARENA_MAX = -8
 _DIFF_EPILOG = """\
@@ -46,15 +51,50 @@ def flags_to_env(args: argparse.Namespace, env: MutableMapping[str, str]) -> Non
                             ("KAFKAOPS_LIVENESS_ENDPOINT", args.liveness),
                             ("KAFKAOPS_LOG_FORMAT", args.log_format),
                             ("KAFKAOPS_MAX_CONCURRENT_RECONCILES", args.max_concurrent_reconciles),
-                            ("KAFKAOPS_PEERING", "true" if args.peering else None)):
+                            ("KAFKAOPS_PEERING", "true" if args.peering else None),
+                            ("KAFKAOPS_LEADER_ELECTION", "true" if args.leader_elect else None)):
         if value is not None:
             env[variable] = str(value)
 
 
 def kopf_run_options(settings: Settings) -> dict[str, Any]:
-    """``kopf.run`` arguments from the settings, whether they came from flags or the environment."""
+    """``kopf.run`` arguments from the settings, whether they came from flags or the environment. Our
+    own health server replaces kopf's liveness endpoint; with leader election kopf runs standalone."""
     return {"clusterwide": not settings.namespaces, "namespaces": list(settings.namespaces),
-            "standalone": not settings.peering, "liveness_endpoint": settings.liveness_endpoint}
+            "standalone": not settings.peering}
+
+
+def _exit_now() -> None:
+    """Leadership lost: stop at once, as controller-runtime does; a clean shutdown could still write."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os._exit(1)
+
+
+def _lead(settings: Settings) -> LeaderElector | None:
+    """Block until this process holds the lease (None: stopped by SIGTERM or SIGINT while standing by),
+    then keep renewing it in a thread."""
+    from kubernetes import client
+
+    from kafkaops.kube.lease import KubeLeaseStore, api_client, identity, lease_namespace
+
+    namespace = lease_namespace(settings.lease_namespace)
+    lease, me = f"{namespace}/{settings.lease_name}", identity()
+    store = KubeLeaseStore(client.CoordinationV1Api(api_client()), namespace, settings.lease_name)
+    elector = LeaderElector(store, me, settings.lease_timings(), lease, on_lost=_exit_now)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        took = elector.acquire(stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if took is None:
+        logger.info("stopped while standing by for lease %s", lease)
+        return None
+    logger.info("leading as %s (lease %s, acquired after %.1fs)", me, lease, took)
+    elector.start_renewing()
+    return elector
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -64,11 +104,39 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()  # fails fast on a bad value, before kopf starts
     configure_logging(settings.log_format, args.verbose, settings.secret_values())
+    from prometheus_client import start_http_server
+
+    from kafkaops import health, leadership, metrics
+
+    health.HEALTH.stall_seconds = settings.stall_seconds
+    if settings.liveness_endpoint:
+        host, port = health.address(settings.liveness_endpoint)
+        health.serve(host, port)
+        logger.info("health on %s:%d (/healthz, /readyz)", host, port)
+    metrics.LEADER.set_function(leadership.is_leading)
+    if settings.metrics_port:  # before the election: a standby is scraped too
+        start_http_server(settings.metrics_port)
+        logger.info("metrics on :%d/metrics", settings.metrics_port)
+        # BRIDGE, to go with handlers/startup.py's own start_http_server (removed by the main session):
+        # the port is taken now, so tell that start there is nothing to start.
+        os.environ["KAFKAOPS_METRICS_PORT"] = "0"
+    # Imported before the election, so that a standby that takes over does not wait for the imports.
     import kopf
 
     import kafkaops.handlers  # noqa: F401  (registers the handlers)
 
-    kopf.run(**kopf_run_options(settings))
+    elector = None
+    if settings.leader_election:
+        elector = _lead(settings)
+        if elector is None:
+            return 0
+    else:
+        leadership.disable()
+    try:
+        kopf.run(**kopf_run_options(settings))
+    finally:
+        if elector is not None:
+            elector.release()  # the standby takes over at its next poll, not after the lease expires
     return 0
 
 
@@ -119,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--metrics-port", type=int, metavar="PORT",
                      help="Prometheus metrics port, 0 disables (env KAFKAOPS_METRICS_PORT; default 9090)")
     run.add_argument("--liveness", metavar="URL",
-                     help="kopf liveness endpoint, e.g. http://0.0.0.0:8080/healthz "
+                     help="serve /healthz and /readyz at this URL's host:port, e.g. http://0.0.0.0:8080/healthz "
                           "(env KAFKAOPS_LIVENESS_ENDPOINT; default off)")
     run.add_argument("--log-format", choices=("text", "json"),
                      help="log format (env KAFKAOPS_LOG_FORMAT; default text)")
@@ -128,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--peering", action="store_true", default=None,
                      help="kopf peering: several replicas, one active (env KAFKAOPS_PEERING=true; "
                           "default standalone)")
+    run.add_argument("--leader-elect", action="store_true", default=None,
+                     help="several replicas, one active: lead only while holding a coordination.k8s.io Lease "
+                          "(env KAFKAOPS_LEADER_ELECTION=true; default off)")
     run.add_argument("--verbose", action="store_true", help="debug logging")
 
     diff = sub.add_parser("diff", help="show what applying KafkaTopic manifests would change on the broker",

@@ -37,6 +37,8 @@ DRIFT_CORRECTIONS = Counter(
 LAG_COLLECTION_SECONDS = Histogram(
     "kafkaops_lag_collection_duration_seconds", "One operator-wide lag collection for every due ConsumerApp.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+LEADER = Gauge(
+    "kafkaops_leader", "1 while this process leads (holds the leader lease; always 1 without leader election).")
 
 
 WORKQUEUE_DEPTH = Gauge("kafkaops_workqueue_depth", "Objects waiting in the work queue to be reconciled.",

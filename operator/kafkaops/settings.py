@@ -14,9 +14,15 @@
 | ``KAFKAOPS_DELETION_TIMEOUT_SECONDS`` | ``300`` | how long deletion waits for an unreachable Kafka |
 | ``KAFKAOPS_MAX_CONCURRENT_RECONCILES`` | ``200`` | resources processed at once (caps memory) |
 | ``KAFKAOPS_METRICS_PORT`` | ``9090`` | Prometheus metrics port; ``0`` disables the endpoint |
-| ``KAFKAOPS_LIVENESS_ENDPOINT`` | off | kopf's liveness endpoint, e.g. ``http://0.0.0.0:8080/healthz`` |
+| ``KAFKAOPS_LIVENESS_ENDPOINT`` | off | ``/healthz`` and ``/readyz`` on this URL's host:port |
+| ``KAFKAOPS_STALL_SECONDS`` | ``30`` | ``/healthz`` fails when the leading operator's event loop is silent this long |
 | ``KAFKAOPS_LOG_FORMAT`` | ``text`` | ``text`` or ``json`` (one JSON object per line) |
 | ``KAFKAOPS_PEERING`` | ``false`` | ``true``: kopf peering (several replicas, one active) |
+| ``KAFKAOPS_LEADER_ELECTION`` | ``false`` | ``true``: lead only while holding a coordination.k8s.io Lease |
+| ``KAFKAOPS_LEASE_NAME`` / ``KAFKAOPS_LEASE_NAMESPACE`` | ``kafkaops-leader`` / the pod's | the Lease |
+| ``KAFKAOPS_LEASE_DURATION_SECONDS`` | ``15`` | a standby takes over when the lease is this old (its clock) |
+| ``KAFKAOPS_LEASE_RENEW_DEADLINE_SECONDS`` | ``10`` | the leader stops when it could not renew for this long |
+| ``KAFKAOPS_LEASE_RETRY_PERIOD_SECONDS`` | ``2`` | how often the lease is renewed or polled |
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+from kafkaops import health, leadership
 
 _KAFKA_PREFIX = "KAFKAOPS_KAFKA_"
 REDACTED = "***"
@@ -53,6 +61,25 @@ class Settings(BaseModel):
     liveness_endpoint: str | None = None
     log_format: Literal["text", "json"] = "text"
     peering: bool = False
+    stall_seconds: float = Field(health.STALL_SECONDS, gt=0)
+    leader_election: bool = False
+    lease_name: str = Field("kafkaops-leader", min_length=1)
+    lease_namespace: str | None = None  # None: the pod's namespace
+    lease_duration_seconds: float = leadership.LEASE_DURATION_SECONDS
+    lease_renew_deadline_seconds: float = leadership.RENEW_DEADLINE_SECONDS
+    lease_retry_period_seconds: float = leadership.RETRY_PERIOD_SECONDS
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        """Bad lease timings fail at start-up, not at the first failover."""
+        self.lease_timings()
+        if self.leader_election and self.peering:
+            raise ValueError("leader election and kopf peering exclude each other: choose one")
+        return self
+
+    def lease_timings(self) -> leadership.Timings:
+        return leadership.Timings(self.lease_duration_seconds, self.lease_renew_deadline_seconds,
+                                  self.lease_retry_period_seconds)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -73,7 +100,14 @@ class Settings(BaseModel):
                                 ("metrics_port", "KAFKAOPS_METRICS_PORT"),
                                 ("liveness_endpoint", "KAFKAOPS_LIVENESS_ENDPOINT"),
                                 ("log_format", "KAFKAOPS_LOG_FORMAT"),
-                                ("peering", "KAFKAOPS_PEERING")):
+                                ("peering", "KAFKAOPS_PEERING"),
+                                ("stall_seconds", "KAFKAOPS_STALL_SECONDS"),
+                                ("leader_election", "KAFKAOPS_LEADER_ELECTION"),
+                                ("lease_name", "KAFKAOPS_LEASE_NAME"),
+                                ("lease_namespace", "KAFKAOPS_LEASE_NAMESPACE"),
+                                ("lease_duration_seconds", "KAFKAOPS_LEASE_DURATION_SECONDS"),
+                                ("lease_renew_deadline_seconds", "KAFKAOPS_LEASE_RENEW_DEADLINE_SECONDS"),
+                                ("lease_retry_period_seconds", "KAFKAOPS_LEASE_RETRY_PERIOD_SECONDS")):
             if env.get(variable):
                 values[field] = env[variable]
         return cls.model_validate(values)

@@ -15,9 +15,12 @@ from installed import (
     install_chart_identity,
     service_account_kubeconfig,
 )
+from isolated import Isolated
 from kubernetes import client, config
 from support import REPO, Topics, kubectl
 
+from chart_render import RELEASE_NAMESPACE
+from helpers import eventually
 from kafkaops.harness.kafka import KafkaCluster
 from kafkaops.harness.kube import KubeCluster, start_kube
 from kafkaops.harness.procs import free_port
@@ -73,6 +76,35 @@ def operator(kafka: KafkaCluster, kube: KubeCluster, crds: None, helm: Path, ins
         process.denials()[:20])
 
 
+@pytest.fixture(scope="module")
+def isolated(kafka: KafkaCluster, helm: Path, installed_operator: Path,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Isolated]:
+    """A control plane of this module's own (see tests/e2e/isolated.py) with the CRDs established and the
+    chart's identity installed; ``isolated.start_operator(name, env)`` runs operators on it against the
+    session broker. For tests that kill, freeze or restart operators."""
+    workdir = tmp_path_factory.mktemp("isolated")
+    cluster = start_kube(workdir=workdir / "kube", with_pods=False)
+    try:
+        admin = config.new_client_from_config(config_file=str(cluster.kubeconfig), persist_config=False)
+        world = Isolated(cluster, admin, workdir / "kubeconfig", installed_operator, workdir,
+                         {**OPERATOR_ENV, "KAFKAOPS_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+                          "KAFKAOPS_LEASE_NAMESPACE": RELEASE_NAMESPACE})
+        # Every post-start hook done, RBAC's bootstrap roles included (a fresh ServiceAccount needs
+        # system:basic-user for `kubectl auth whoami`).
+        eventually(lambda: world.kubectl("get", "--raw", "/readyz", check=False).stdout.strip() == "ok",
+                   timeout=60, what="the isolated API server's /readyz")
+        world.kubectl("apply", "-f", str(REPO / "crds"))
+        world.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/kafkatopics.kafkaops.io",
+                      "crd/consumerapps.kafkaops.io")
+        account = install_chart_identity(helm, kafka.bootstrap_servers, world.kubectl)
+        service_account_kubeconfig(account, cluster.server, cluster.pki.ca, world.kubeconfig, world.kubectl)
+    except BaseException:
+        cluster.stop()
+        raise
+    yield world
+    world.stop()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """A failed test shows the end of the operator's log."""
@@ -81,6 +113,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     process = getattr(item, "funcargs", {}).get("operator")
     if report.failed and isinstance(process, OperatorProcess):
         report.sections.append(("operator log (last lines)", process.tail()))
+    world = getattr(item, "funcargs", {}).get("isolated")
+    if report.failed and isinstance(world, Isolated):
+        for started in world.processes:
+            report.sections.append((f"isolated operator {started.log.name} (last lines)", started.tail(40)))
 
 
 @pytest.fixture(autouse=True)
@@ -109,39 +145,3 @@ def topics(api, operator, namespace, kafka) -> Topics:
 def topic_name() -> str:
     return f"topic_{uuid.uuid4().hex[:8]}"
 
-
-class Isolated:
-    """A control plane of its own (etcd, API server, controller-manager; no pods), with the CRDs and
-    the chart's identity, for tests that restart or kill the operator, or the API server itself,
-    without disturbing the session's operator. Clients are bound to it explicitly: the kubernetes
-    client's default configuration is global and belongs to the session cluster."""
-
-    def __init__(self, kube: KubeCluster, kafka: KafkaCluster, executable: Path, workdir: Path, helm: Path) -> None:
-        self.kube, self.kafka, self.executable, self.workdir = kube, kafka, executable, workdir
-        self.api_client = config.new_client_from_config(config_file=str(kube.kubeconfig))
-        self.api = client.CustomObjectsApi(self.api_client)
-        self.core = client.CoreV1Api(self.api_client)
-        self.apps = client.AppsV1Api(self.api_client)
-        self.kubectl("apply", "-f", str(REPO / "crds"))
-        self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/kafkatopics.kafkaops.io",
-                     "crd/consumerapps.kafkaops.io")
-        account = install_chart_identity(helm, kafka.bootstrap_servers, kubeconfig=kube.kubeconfig)
-        self.operator_kubeconfig = service_account_kubeconfig(account, kube.server, kube.pki.ca,
-                                                              workdir / "kubeconfig", kubeconfig=kube.kubeconfig)
-
-    def kubectl(self, *args: str, input_text: str | None = None) -> str:
-        return kubectl("--kubeconfig", str(self.kube.kubeconfig), *args, input_text=input_text).stdout
-
-    def start_operator(self, name: str, env: dict[str, str] | None = None) -> OperatorProcess:
-        """The installed wheel as the chart's ServiceAccount, logging to ``<workdir>/<name>.log``."""
-        full_env = {**OPERATOR_ENV, "KAFKAOPS_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
-                    "KAFKAOPS_METRICS_PORT": str(free_port()), **(env or {})}
-        return OperatorProcess.start(self.executable, self.operator_kubeconfig, full_env,
-                                     self.workdir / f"{name}.log")
-
-
-@pytest.fixture(scope="module")
-def isolated(kafka: KafkaCluster, helm: Path, installed_operator: Path, kubeconfig_env: str,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Isolated]:
-    with start_kube(with_pods=False) as kube:
-        yield Isolated(kube, kafka, installed_operator, tmp_path_factory.mktemp("isolated"), helm)

@@ -10,7 +10,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,25 +43,25 @@ def build_clean_install(workdir: Path) -> Path:
     return venv / "bin" / "kafkaops"
 
 
-def install_chart_identity(helm: Path, bootstrap_servers: str, kubeconfig: Path | None = None) -> str:
-    """Apply the chart's ServiceAccount, ClusterRole and ClusterRoleBinding (as admin); return the
-    ServiceAccount's name. ``kubeconfig``: another cluster than the session's."""
-    on = ["--kubeconfig", str(kubeconfig)] if kubeconfig else []
-    kubectl(*on, "create", "namespace", RELEASE_NAMESPACE, check=False)
+Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def install_chart_identity(helm: Path, bootstrap_servers: str, kubectl: Kubectl = kubectl) -> str:
+    """Apply the chart's ServiceAccount, ClusterRole and ClusterRoleBinding, and the Role and
+    RoleBinding for the leader Lease (as admin, with ``kubectl``); return the ServiceAccount's name."""
+    kubectl("create", "namespace", RELEASE_NAMESPACE, check=False)
     text = render(helm, "--set", f"kafka.bootstrapServers={bootstrap_servers}",
                   "--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml")
     kinds = sorted(doc["kind"] for doc in manifests(text))
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "ServiceAccount"], kinds
-    kubectl(*on, "apply", "-f", "-", input_text=text)
+    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ServiceAccount"], kinds
+    kubectl("apply", "-f", "-", input_text=text)
     (account,) = [doc["metadata"]["name"] for doc in manifests(text) if doc["kind"] == "ServiceAccount"]
     return str(account)
 
 
-def service_account_kubeconfig(account: str, server: str, ca: Path, path: Path,
-                               kubeconfig: Path | None = None) -> Path:
+def service_account_kubeconfig(account: str, server: str, ca: Path, path: Path, kubectl: Kubectl = kubectl) -> Path:
     """A kubeconfig holding a TokenRequest-API token of the ServiceAccount (no client certificate)."""
-    on = ["--kubeconfig", str(kubeconfig)] if kubeconfig else []
-    token = kubectl(*on, "create", "token", account, "-n", RELEASE_NAMESPACE, "--duration=2h").stdout.strip()
+    token = kubectl("create", "token", account, "-n", RELEASE_NAMESPACE, "--duration=2h").stdout.strip()
     config = {
         "apiVersion": "v1", "kind": "Config", "current-context": RELEASE,
         "clusters": [{"name": "harness", "cluster": {"server": server, "certificate-authority": str(ca)}}],
@@ -107,6 +109,20 @@ class OperatorProcess:
                 return bool(response.status == 200)
         except OSError:
             return False
+
+    def probe(self, path: str) -> tuple[int, str]:
+        """(status, body) of our health server's ``/healthz`` or ``/readyz``; (0, why) when it does not answer."""
+        url = self.liveness.rsplit("/", 1)[0] + path
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status, response.read().decode().strip()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode().strip()
+        except OSError as error:
+            return 0, str(error)
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
 
     def tail(self, lines: int = 60) -> str:
         return tail(self.log, lines)

@@ -67,7 +67,8 @@ def test_default_rbac_is_one_cluster_role_bound_to_the_service_account(helm):
     (cluster_role,) = of_kind(docs, "ClusterRole")
     (binding,) = of_kind(docs, "ClusterRoleBinding")
     (account,) = of_kind(docs, "ServiceAccount")
-    assert not of_kind(docs, "Role")
+    (lease_role,) = of_kind(docs, "Role")  # the leader Lease only
+    assert lease_role["metadata"]["name"] == "kafkaops-leader-election"
     assert binding["roleRef"]["name"] == cluster_role["metadata"]["name"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["metadata"]["name"],
                                     "namespace": "kafkaops-system"}]
@@ -80,7 +81,8 @@ def test_default_rbac_is_one_cluster_role_bound_to_the_service_account(helm):
 
 def test_namespaced_rbac_is_a_role_per_watched_namespace_and_only_crd_reads_cluster_wide(helm):
     docs = manifests(render(helm, values=values("namespaced")))
-    roles, bindings = of_kind(docs, "Role"), of_kind(docs, "RoleBinding")
+    roles = [r for r in of_kind(docs, "Role") if r["metadata"]["namespace"] != "kafkaops-system"]
+    bindings = [b for b in of_kind(docs, "RoleBinding") if b["metadata"]["namespace"] != "kafkaops-system"]
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
     assert sorted(b["metadata"]["namespace"] for b in bindings) == ["team-a", "team-b"]
     assert all(b["subjects"][0]["namespace"] == "kafkaops-system" for b in bindings)
@@ -94,10 +96,9 @@ def test_namespaced_rbac_is_a_role_per_watched_namespace_and_only_crd_reads_clus
 
 
 @pytest.mark.parametrize("values_file", CI_VALUES, ids=lambda p: p.stem)
-def test_the_pod_is_restricted_single_and_probed(helm, values_file):
+def test_the_pod_is_restricted_and_probed(helm, values_file):
     deployment = deployment_of(manifests(render(helm, values=values_file)))
     spec = deployment["spec"]
-    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
     pod = spec["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -112,9 +113,59 @@ def test_the_pod_is_restricted_single_and_probed(helm, values_file):
     assert {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}} in pod["volumes"]
     assert container["args"] == ["run", "--liveness", "http://0.0.0.0:8080/healthz"]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports["health"] == 8080
     assert ports["metrics"] == int(env_of(deployment)["KAFKAOPS_METRICS_PORT"]["value"])
+
+
+def test_two_replicas_one_leading_by_default(helm):
+    docs = manifests(render(helm, values=values("default")))
+    deployment = deployment_of(docs)
+    spec = deployment["spec"]
+    assert spec["replicas"] == 2
+    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    env = env_of(deployment)
+    assert env["KAFKAOPS_LEADER_ELECTION"]["value"] == "true"
+    assert env["KAFKAOPS_LEASE_NAME"]["value"] == "kafkaops-leader"
+    assert env["KAFKAOPS_LEASE_NAMESPACE"]["value"] == "kafkaops-system"
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    (budget,) = of_kind(docs, "PodDisruptionBudget")
+    assert budget["spec"]["minAvailable"] == 1
+    assert budget["spec"]["selector"] == spec["selector"]
+    (term,) = spec["template"]["spec"]["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"] == spec["selector"]["matchLabels"]
+
+
+def test_the_lease_role_is_the_release_namespace_and_names_the_lease_where_rbac_can(helm):
+    docs = manifests(render(helm, values=values("namespaced")))
+    (role,) = [r for r in of_kind(docs, "Role") if r["metadata"]["name"] == "kafkaops-leader-election"]
+    assert role["metadata"]["namespace"] == "kafkaops-system"
+    assert role["rules"] == [  # "create" cannot be limited by resourceNames: the name is not known yet
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": ["kafkaops-leader"],
+         "verbs": ["get", "update"]}]
+    (binding,) = [b for b in of_kind(docs, "RoleBinding") if b["metadata"]["name"] == "kafkaops-leader-election"]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"][0]["namespace"] == "kafkaops-system"
+
+
+def test_one_replica_without_leader_election_is_recreated_and_has_no_lease(helm):
+    docs = manifests(render(helm, "--set", "kafka.bootstrapServers=k:9092", "--set", "replicaCount=1",
+                            "--set", "leaderElection.enabled=false"))
+    spec = deployment_of(docs)["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    assert "KAFKAOPS_LEADER_ELECTION" not in env_of(deployment_of(docs))
+    assert not of_kind(docs, "Role") and not of_kind(docs, "PodDisruptionBudget")
+
+
+def test_an_affinity_given_replaces_the_default_anti_affinity(helm):
+    affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["ops"]}]}]}}}
+    docs = manifests(render(helm, "--set", "kafka.bootstrapServers=k:9092", "--set-json",
+                            f"affinity={json.dumps(affinity)}"))
+    assert deployment_of(docs)["spec"]["template"]["spec"]["affinity"] == affinity
 
 
 def test_sasl_and_tls_come_from_existing_secrets_by_reference_only(helm):
@@ -163,7 +214,9 @@ def test_monitoring_objects_only_when_enabled(helm):
 
 @pytest.mark.parametrize(("args", "message"), [
     ((), "bootstrapServers"),
-    (("--set", "kafka.bootstrapServers=k:9092", "--set", "replicaCount=2"), "additional properties 'replicaCount'"),
+    (("--set", "kafka.bootstrapServers=k:9092", "--set", "replicas=2"), "additional properties 'replicas'"),
+    (("--set", "kafka.bootstrapServers=k:9092", "--set", "replicaCount=0"), "replicaCount"),
+    (("--set", "kafka.bootstrapServers=k:9092", "--set", "leaderElection.enabled=false"), "leaderElection/enabled"),
     (("--set", "kafka.bootstrapServers=k:9092", "--set", "rbac.clusterWide=false"), "watchNamespaces"),
     (("--set", "kafka.bootstrapServers=k:9092", "--set", "logFormat=xml"), "logFormat"),
     (("--set", "kafka.bootstrapServers=k:9092", "--set", "kafka.securityProtocol=TLS"), "securityProtocol"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kafkaops.cli import build_parser, flags_to_env, kopf_run_options
+from kafkaops.leadership import Timings
 from kafkaops.settings import Settings
 
 pytestmark = pytest.mark.unit
@@ -19,8 +20,9 @@ def settings_from(argv: list[str], env: dict[str, str] | None = None) -> Setting
 def test_defaults():
     settings = settings_from([])
     assert (settings.metrics_port, settings.log_format, settings.liveness_endpoint) == (9090, "text", None)
-    assert kopf_run_options(settings) == {"clusterwide": True, "namespaces": [], "standalone": True,
-                                          "liveness_endpoint": None}
+    assert kopf_run_options(settings) == {"clusterwide": True, "namespaces": [], "standalone": True}
+    assert settings.leader_election is False
+    assert settings.lease_timings() == Timings(15, 10, 2) and settings.lease_name == "kafkaops-leader"
 
 
 def test_flags_set_the_charts_variables():
@@ -30,8 +32,19 @@ def test_flags_set_the_charts_variables():
     assert settings.bootstrap_servers == "k:9092" and settings.namespaces == ("a", "b")
     assert settings.drift_interval_seconds == 30 and settings.metrics_port == 0
     assert settings.log_format == "json" and settings.max_concurrent_reconciles == 20
-    assert kopf_run_options(settings) == {"clusterwide": False, "namespaces": ["a", "b"], "standalone": False,
-                                          "liveness_endpoint": "http://0.0.0.0:8080/healthz"}
+    assert settings.liveness_endpoint == "http://0.0.0.0:8080/healthz"
+    assert kopf_run_options(settings) == {"clusterwide": False, "namespaces": ["a", "b"], "standalone": False}
+
+
+def test_leader_election_runs_kopf_standalone():
+    from_flag = settings_from(["--leader-elect"])
+    from_env = settings_from([], {"KAFKAOPS_LEADER_ELECTION": "true", "KAFKAOPS_LEASE_NAMESPACE": "ops",
+                                  "KAFKAOPS_LEASE_DURATION_SECONDS": "30",
+                                  "KAFKAOPS_LEASE_RENEW_DEADLINE_SECONDS": "20",
+                                  "KAFKAOPS_LEASE_RETRY_PERIOD_SECONDS": "4"})
+    assert from_flag.leader_election and from_env.leader_election
+    assert kopf_run_options(from_flag)["standalone"] is True
+    assert from_env.lease_namespace == "ops" and from_env.lease_timings() == Timings(30, 20, 4)
 
 
 def test_environment_alone_reaches_kopf_the_same_way():
@@ -51,7 +64,10 @@ def test_flag_wins_over_environment():
 
 
 @pytest.mark.parametrize("env", [{"KAFKAOPS_LOG_FORMAT": "xml"}, {"KAFKAOPS_METRICS_PORT": "70000"},
-                                 {"KAFKAOPS_MAX_CONCURRENT_RECONCILES": "0"}])
+                                 {"KAFKAOPS_MAX_CONCURRENT_RECONCILES": "0"}, {"KAFKAOPS_STALL_SECONDS": "0"},
+                                 {"KAFKAOPS_LEASE_RENEW_DEADLINE_SECONDS": "15"},  # must be below the duration
+                                 {"KAFKAOPS_LEASE_RETRY_PERIOD_SECONDS": "10"},  # must be below the deadline
+                                 {"KAFKAOPS_LEADER_ELECTION": "true", "KAFKAOPS_PEERING": "true"}])
 def test_bad_values_are_refused(env):
     with pytest.raises(ValueError):
         Settings.from_env(env)

@@ -24,6 +24,11 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
+{{/* The leader Lease: one per release, so two releases in one namespace never share it. */}}
+{{- define "kafkaops.leaseName" -}}
+{{- printf "%s-leader" (include "kafkaops.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
 {{- define "kafkaops.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "kafkaops.fullname" .) .Values.serviceAccount.name }}
