@@ -76,11 +76,12 @@ def _lead(settings: Settings) -> LeaderElector | None:
     then keep renewing it in a thread."""
     from kubernetes import client
 
-    from kafkaops.kube.lease import KubeLeaseStore, api_client, identity, lease_namespace
+    from kafkaops.kube.client import new_api_client
+    from kafkaops.kube.lease import KubeLeaseStore, identity, lease_namespace
 
     namespace = lease_namespace(settings.lease_namespace)
     lease, me = f"{namespace}/{settings.lease_name}", identity()
-    store = KubeLeaseStore(client.CoordinationV1Api(api_client()), namespace, settings.lease_name)
+    store = KubeLeaseStore(client.CoordinationV1Api(new_api_client()), namespace, settings.lease_name)
     elector = LeaderElector(store, me, settings.lease_timings(), lease, on_lost=_exit_now)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -117,9 +118,6 @@ def _run(args: argparse.Namespace) -> int:
     if settings.metrics_port:  # before the election: a standby is scraped too
         start_http_server(settings.metrics_port)
         logger.info("metrics on :%d/metrics", settings.metrics_port)
-        # BRIDGE, to go with handlers/startup.py's own start_http_server (removed by the main session):
-        # the port is taken now, so tell that start there is nothing to start.
-        os.environ["KAFKAOPS_METRICS_PORT"] = "0"
     # Imported before the election, so that a standby that takes over does not wait for the imports.
     import kopf
 

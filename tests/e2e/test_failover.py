@@ -96,7 +96,8 @@ def no_denials(*processes: OperatorProcess) -> None:
 def test_the_standby_takes_over_when_the_leader_is_killed(isolated, isolated_topics):
     leader, standby = pair(isolated)
     assert leader.probe("/healthz") == (200, "ok: leading")
-    assert leader.probe("/readyz")[1].startswith(("ready: leading", "not ready: leading"))
+    eventually(lambda: leader.probe("/readyz") == (200, "ready: leading and synced"), timeout=30,
+               what="the leader ready once its caches are synced")
     assert standby.probe("/healthz") == (200, "ok: standing by")
     assert standby.probe("/readyz") == (200, "ready: standing by")
     ready_topic(isolated_topics)

@@ -66,6 +66,8 @@ def test_started_with_more_kafkatopics_than_workers_all_become_ready(isolated, n
     names = create_many(isolated, ns, prefix, 300)
     operator = isolated.start_operator("many", {"KAFKAOPS_MAX_CONCURRENT_RECONCILES": "50"})
     try:
+        eventually(lambda: operator.probe("/readyz") == (200, "ready: leading and synced"), timeout=60,
+                   what="readiness once the 300 are cached")
         wait_all_ready(isolated, ns, 300, timeout=180)
         assert broker_topics(kafka, prefix) == set(names)
         eventually(lambda: "start-up re-check done: 300 KafkaTopic(s)" in operator.log.read_text(),

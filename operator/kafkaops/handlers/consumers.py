@@ -38,11 +38,12 @@ from kafkaops.consumers.deployment import (
 from kafkaops.consumers.spec import ConsumerAppSpec, parse_consumer_spec
 from kafkaops.consumers.status import changed_fields, status_write_due
 from kafkaops.handlers import kubeapi
-from kafkaops.handlers.controller import Controller, Key, key_of
+from kafkaops.handlers.controller import Controller, Key, key_of, retried
 from kafkaops.handlers.events import post_event
 from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable
 from kafkaops.metrics import LAG_COLLECTION_SECONDS, RECONCILIATIONS, GroupSample
 from kafkaops.topics.spec import InvalidSpec
+from kafkaops.workqueue import StartupProgress
 
 PLURAL = "consumerapps"
 TICK_SECONDS = 1.0
@@ -95,6 +96,21 @@ class ConsumerController(Controller):
         self.deployments: dict[Key, DeploymentView] = {}
         self.locks: dict[Key, asyncio.Lock] = {}
         self.specs: dict[Key, tuple[Any, ConsumerAppSpec | None]] = {}
+        self.owned: StartupProgress[Key] = StartupProgress("Deployment", self.started)
+        self.deployments_synced = asyncio.Event()
+
+    async def list_deployments_at_start(self, namespaces: Iterable[str]) -> None:
+        """The Deployments we own that exist now: no ConsumerApp is worked on before they are all in
+        the cache, or a restart would take every existing Deployment for a missing one and apply it."""
+        keys = await retried(f"start-up listing of {self.owned.kind}s",
+                             lambda: kubeapi.list_owned_deployments(APP_LABEL, namespaces))
+        self.owned.listed(keys)
+        self._deployments_seen()
+
+    def _deployments_seen(self) -> None:
+        if self.owned.synced and not self.deployments_synced.is_set():
+            self.deployments_synced.set()
+            log.info("start-up: %d owned Deployment(s) cached", self.owned.total)
 
     def lock(self, key: Key) -> asyncio.Lock:
         return self.locks.setdefault(key, asyncio.Lock())
@@ -112,6 +128,8 @@ class ConsumerController(Controller):
         """Re-queue the owner only when its Deployment went away or was edited by someone else
         (status updates and the scaler's own scaling do not)."""
         key = (str(body["metadata"]["namespace"]), str(body["metadata"]["labels"][APP_LABEL]))
+        self.owned.seen(key)
+        self._deployments_seen()
         if event_type == "DELETED":
             self.deployments.pop(key, None)
             self.queue.add(key)
@@ -135,6 +153,7 @@ class ConsumerController(Controller):
         return cached[1]
 
     async def process(self, key: Key) -> None:
+        await self.deployments_synced.wait()
         async with self.lock(key):
             body = self.bodies.get(key)
             if body is None or body["metadata"].get("deletionTimestamp"):
@@ -213,7 +232,7 @@ class ConsumerController(Controller):
 
     async def set_replicas(self, key: Key, replicas: int) -> None:
         """Through the scale subresource: only the replica count changes (call with the lock held)."""
-        await kubeapi.call(kubeapi.apps().patch_namespaced_deployment_scale, key[1], key[0],
+        await kubeapi.write(kubeapi.apps().patch_namespaced_deployment_scale, key[1], key[0],
                            {"spec": {"replicas": replicas}}, field_manager=SCALE_MANAGER, _preload_content=False)
         view = self.deployments.get(key)
         if view is not None:
@@ -224,7 +243,7 @@ class ConsumerController(Controller):
 async def apply_deployment(manifest: Mapping[str, Any]) -> None:
     """Server-side apply as field manager ``kafkaops``: what we set wins, the rest is left alone."""
     meta = manifest["metadata"]
-    kubeapi.drained(await kubeapi.call(kubeapi.apps().patch_namespaced_deployment, meta["name"], meta["namespace"],
+    kubeapi.drained(await kubeapi.write(kubeapi.apps().patch_namespaced_deployment, meta["name"], meta["namespace"],
                                        manifest, field_manager=APPLY_MANAGER, force=True,
                                        _content_type="application/apply-patch+yaml", _preload_content=False))
 
@@ -352,7 +371,10 @@ async def decide_and_scale(controller: ConsumerController, key: Key, body: dict[
             await post_event(body, type="Normal", reason="Scaled",
                              message=f"{current} -> {decision.replicas}: {decision.reason}")
     changes = changed_fields(status, new)
-    if changes and status_write_due(status, changes, scaler.status_written.get(key), now):
+    # An app seen for the first time (after a restart too) has the status the last poll wrote: its lag
+    # figures are only due again after the usual interval, decisions and conditions at once.
+    last_written = scaler.status_written.setdefault(key, now)
+    if changes and status_write_due(status, changes, last_written, now):
         await controller.write_status(key, body, changes)
         scaler.status_written[key] = now
 

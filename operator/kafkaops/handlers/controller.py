@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from kafkaops.changes import wants_reconcile
 from kafkaops.handlers import kubeapi
@@ -21,7 +21,20 @@ from kafkaops.metrics import STARTUP_RECHECK, WORKQUEUE_DEPTH, WORKQUEUE_OLDEST
 from kafkaops.workqueue import StartupProgress, WorkQueue
 
 Key = tuple[str, str]
+T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+
+async def retried(what: str, attempt: Callable[[], Awaitable[T]]) -> T:
+    """Until it works, with backoff: the API server may be restarting; readiness waits meanwhile."""
+    delay = 1.0
+    while True:
+        try:
+            return await attempt()
+        except Exception as error:
+            log.warning("%s failed (%s); again in %.0fs", what, error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
 
 def key_of(body: Any) -> Key:
@@ -65,15 +78,7 @@ class Controller:
     async def list_at_start(self, namespaces: Iterable[str]) -> None:
         """The objects that exist now: readiness waits until all are cached, the re-check signal
         until all were reconciled once."""
-        delay = 1.0
-        while True:
-            try:
-                keys = await kubeapi.list_keys(self.plural, namespaces)
-                break
-            except Exception as error:  # the API server is restarting, say: readiness waits meanwhile
-                log.warning("start-up listing of %s failed (%s); again in %.0fs", self.kind, error, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+        keys = await retried(f"start-up listing of {self.kind}s", lambda: kubeapi.list_keys(self.plural, namespaces))
         self.progress.listed(keys)
         log.info("start-up: %d %s(s) to re-check", len(keys), self.kind)
         self._report()

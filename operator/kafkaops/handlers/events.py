@@ -29,7 +29,7 @@ async def post_event(body: Mapping[str, Any], *, type: str, reason: str, message
         "reportingInstance": socket.gethostname(),
     }
     try:
-        kubeapi.drained(await kubeapi.call(kubeapi.core().create_namespaced_event, meta["namespace"], event,
+        kubeapi.drained(await kubeapi.write(kubeapi.core().create_namespaced_event, meta["namespace"], event,
                                            _preload_content=False))
     except Exception as error:  # Events are informational; the status already says it
         if kubeapi.is_namespace_terminating(error):

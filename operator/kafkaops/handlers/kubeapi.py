@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 
 from kubernetes import client
 
-from kafkaops import GROUP, VERSION
+from kafkaops import GROUP, VERSION, leadership
+from kafkaops.kube.client import new_api_client
 
 # Writes at 10,000 objects are bound by round trips, not CPU: as many threads (and pooled
 # connections) as a GitOps client would use. asyncio's default executor has only cores + 4.
@@ -30,7 +31,7 @@ ApiException = client.ApiException
 
 @functools.cache
 def api_client() -> client.ApiClient:
-    shared = client.ApiClient()
+    shared = new_api_client()
     # One connection per API thread, and a few spare for calls made outside them.
     shared.rest_client.pool_manager.connection_pool_kw["maxsize"] = THREADS + 8
     return shared
@@ -45,6 +46,19 @@ async def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """A blocking client call on the API threads, awaited from the event loop."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_executor(), functools.partial(function, *args, **kwargs))
+
+
+async def write(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A call that changes something: only while this process leads. A leader frozen past its
+    renew deadline (a paused VM, a stopped process) may run again before its renewal thread has
+    noticed the lost lease; this check makes sure it then writes nothing."""
+    if not leadership.is_leading():
+        raise LeadershipLost("not leading: write refused")
+    return await call(function, *args, **kwargs)
+
+
+class LeadershipLost(RuntimeError):
+    """This process no longer holds the leader lease."""
 
 
 def drained(response: Any) -> None:
@@ -71,40 +85,54 @@ def custom_objects() -> client.CustomObjectsApi:
 async def patch_status(plural: str, namespace: str, name: str, changes: dict[str, Any]) -> None:
     """Patch the status of one of our custom objects from outside kopf's handlers (the drift and
     scaler loops)."""
-    drained(await call(custom_objects().patch_namespaced_custom_object_status, GROUP, VERSION, namespace,
+    drained(await write(custom_objects().patch_namespaced_custom_object_status, GROUP, VERSION, namespace,
                         plural, name, {"status": changes}, _preload_content=False))
 
 
 async def patch_metadata(plural: str, namespace: str, name: str, metadata: dict[str, Any]) -> None:
     """A merge patch of metadata (finalizers). Include ``resourceVersion`` to make it conditional:
     a stale one is refused with 409 instead of overwriting someone else's change."""
-    drained(await call(custom_objects().patch_namespaced_custom_object, GROUP, VERSION, namespace, plural, name,
+    drained(await write(custom_objects().patch_namespaced_custom_object, GROUP, VERSION, namespace, plural, name,
                         {"metadata": metadata}, _preload_content=False))
 
 
-async def list_keys(plural: str, namespaces: Iterable[str] = ()) -> set[tuple[str, str]]:
-    """(namespace, name) of every object of ours, listed as metadata only and page by page, so
-    that 10,000 objects cost neither their specs' memory nor one huge response."""
-    keys: set[tuple[str, str]] = set()
+async def _metadata_pages(list_all: Callable[..., Any], list_namespaced: Callable[..., Any],
+                          namespaces: Iterable[str], **query: Any) -> list[dict[str, Any]]:
+    """Every object's metadata, listed as metadata only and page by page, so that 10,000 objects
+    cost neither their specs' memory nor one huge response."""
+    items: list[dict[str, Any]] = []
     for namespace in list(namespaces) or [None]:
         token: str | None = None
         while True:
-            options: dict[str, Any] = {"limit": PAGE_SIZE, "_headers": {"Accept": METADATA_ONLY},
+            options: dict[str, Any] = {**query, "limit": PAGE_SIZE, "_headers": {"Accept": METADATA_ONLY},
                                        "_preload_content": False}
             if token:
                 options["_continue"] = token
-            if namespace is None:
-                response = await call(custom_objects().list_cluster_custom_object, GROUP, VERSION, plural, **options)
-            else:
-                response = await call(custom_objects().list_namespaced_custom_object, GROUP, VERSION, namespace,
-                                      plural, **options)
+            response = await (call(list_all, **options) if namespace is None
+                              else call(list_namespaced, namespace=namespace, **options))
             page = json.loads(response.read())
-            # An empty list says "items": null in the metadata-only form.
-            keys.update((item["metadata"]["namespace"], item["metadata"]["name"]) for item in page.get("items") or [])
+            items += [item["metadata"] for item in page.get("items") or []]  # an empty list says "items": null
             token = page["metadata"].get("continue")
             if not token:
                 break
-    return keys
+    return items
+
+
+async def list_keys(plural: str, namespaces: Iterable[str] = ()) -> set[tuple[str, str]]:
+    """(namespace, name) of every object of ours."""
+    api = custom_objects()
+    metadata = await _metadata_pages(functools.partial(api.list_cluster_custom_object, GROUP, VERSION, plural),
+                                     functools.partial(api.list_namespaced_custom_object, GROUP, VERSION,
+                                                       plural=plural), namespaces)
+    return {(m["namespace"], m["name"]) for m in metadata}
+
+
+async def list_owned_deployments(label: str, namespaces: Iterable[str] = ()) -> set[tuple[str, str]]:
+    """(namespace, value of ``label``) of every Deployment carrying the label."""
+    api = apps()
+    metadata = await _metadata_pages(api.list_deployment_for_all_namespaces, api.list_namespaced_deployment,
+                                     namespaces, label_selector=label)
+    return {(m["namespace"], m["labels"][label]) for m in metadata}
 
 
 def is_namespace_terminating(error: BaseException) -> bool:

@@ -8,13 +8,34 @@ import logging
 from typing import Any
 
 import kopf
-from prometheus_client import start_http_server
 
 from kafkaops import metrics
 from kafkaops.handlers.consumers import ConsumerController, Scaler, scaler_loop
 from kafkaops.handlers.topics import TopicController, drift_loop, topic_samples
+from kafkaops.health import HEALTH
 from kafkaops.kafka.admin import KafkaAdmin
 from kafkaops.settings import Settings
+
+# Keys waiting this long while no key at all was finished: the operator is wedged, and liveness says
+# so (a slow but moving queue is not). Well above the longest retry backoff (60 s) and request timeout.
+QUEUE_STALL_SECONDS = 300.0
+
+
+async def heartbeat() -> None:
+    """Proof for liveness that the event loop runs (a blocked loop stops beating)."""
+    while True:
+        HEALTH.beat()
+        await asyncio.sleep(1.0)
+
+
+async def report_synced(topics: TopicController, consumers: ConsumerController) -> None:
+    """Readiness: every object that existed at start is in the caches."""
+    while not (topics.progress.synced and consumers.progress.synced and consumers.owned.synced):
+        await asyncio.sleep(0.2)
+    HEALTH.set_synced(True)
+    logger = logging.getLogger(__name__)
+    logger.info("ready: %d KafkaTopic(s), %d ConsumerApp(s) and %d Deployment(s) cached", topics.progress.total,
+                consumers.progress.total, consumers.owned.total)
 
 
 @kopf.on.startup()
@@ -45,16 +66,18 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
         asyncio.create_task(consumers.run(consumers.process), name="consumerapp-workers"),
         asyncio.create_task(topics.list_at_start(config.namespaces), name="kafkatopic-listing"),
         asyncio.create_task(consumers.list_at_start(config.namespaces), name="consumerapp-listing"),
+        asyncio.create_task(consumers.list_deployments_at_start(config.namespaces), name="deployment-listing"),
         asyncio.create_task(topics.slow_start_warnings(), name="kafkatopic-startup"),
         asyncio.create_task(consumers.slow_start_warnings(), name="consumerapp-startup"),
         asyncio.create_task(drift_loop(topics, config.drift_interval_seconds), name="drift-check"),
         asyncio.create_task(scaler_loop(memo.admin, consumers, scaler), name="consumer-scaler"),
+        asyncio.create_task(heartbeat(), name="heartbeat"),
+        asyncio.create_task(report_synced(topics, consumers), name="readiness"),
     ]
+    for controller in (topics, consumers):
+        HEALTH.add_check(f"{controller.kind} queue", lambda c=controller: c.queue.stalled(QUEUE_STALL_SECONDS))
     metrics.STATE.topics = lambda: topic_samples(list(topics.bodies.values()))
     metrics.STATE.groups = lambda: list(scaler.samples.values())
-    if config.metrics_port:
-        memo.metrics_server, _ = start_http_server(config.metrics_port)
-        logger.info("metrics on :%d/metrics", config.metrics_port)
     logger.info("%s", config.startup_summary())  # secrets redacted
 
 
@@ -64,7 +87,4 @@ async def stop_background(memo: kopf.Memo, **_: Any) -> None:
         task.cancel()
     await asyncio.gather(*memo.get("background", []), return_exceptions=True)
     metrics.STATE.topics = metrics.STATE.groups = tuple
-    server = memo.get("metrics_server")
-    if server is not None:
-        server.shutdown()
-        server.server_close()
+    HEALTH.set_synced(False)

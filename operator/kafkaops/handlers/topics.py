@@ -19,7 +19,7 @@ from typing import Any
 
 import kopf
 
-from kafkaops import GROUP, VERSION
+from kafkaops import GROUP, VERSION, leadership
 from kafkaops.changes import handled
 from kafkaops.conditions import find_condition, set_condition
 from kafkaops.handlers import kubeapi
@@ -198,8 +198,8 @@ class TopicController(Controller):
 
     async def process(self, key: Key) -> None:
         body = self.bodies.get(key)
-        if body is None:
-            return  # deleted meanwhile
+        if body is None or not leadership.is_leading():
+            return  # deleted meanwhile, or a frozen leader resuming: no Kafka change either
         try:
             if body["metadata"].get("deletionTimestamp"):
                 await self.finalize(key, body)

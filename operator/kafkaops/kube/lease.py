@@ -11,7 +11,7 @@ import socket
 from pathlib import Path
 
 import urllib3
-from kubernetes import client, config
+from kubernetes import client
 
 from kafkaops.leadership import Conflict, LeaseRecord, LeaseUnavailable
 
@@ -32,17 +32,6 @@ def identity() -> str:
     """The pod's name (or the host's) plus a random suffix: a restarted container with the same pod
     name is a new candidate, never mistaken for the holder it replaced."""
     return f"{os.environ.get('POD_NAME') or socket.gethostname()}_{secrets.token_hex(3)}"
-
-
-def api_client() -> client.ApiClient:
-    """A client of its own (not the default configuration that kopf and the handlers share), from
-    in-cluster credentials, else the kubeconfig."""
-    configuration = client.Configuration()
-    try:
-        config.load_incluster_config(client_configuration=configuration)
-    except config.ConfigException:
-        return config.new_client_from_config(persist_config=False)
-    return client.ApiClient(configuration)
 
 
 class KubeLeaseStore:
