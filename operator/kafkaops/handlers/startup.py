@@ -44,6 +44,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
     config = Settings.from_env()
     settings.posting.level = logging.WARNING  # Events are posted explicitly, not from every log line
     settings.watching.server_timeout = 300
+    # List in pages: a restart's one listing of 10,000 KafkaTopics with their status was the peak of
+    # the operator's memory (267 MB against 222 MB for the same objects without status).
+    settings.watching.chunk_size = 500
     # Bounded waits on the API server: a watch whose connection silently died is re-established, and a
     # list or patch that hangs (seen once while a just-created CRD's storage was initializing) is
     # retried after a minute instead of kopf's default five.
