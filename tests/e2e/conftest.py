@@ -4,6 +4,7 @@ and ClusterRole (not system:masters), so every e2e test also proves the chart's 
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,6 +75,12 @@ def operator(kafka: KafkaCluster, kube: KubeCluster, crds: None, helm: Path, ins
     assert code == 0, f"the operator exited with {code} on SIGTERM:\n{process.tail()}"
     assert not process.denials(), "the API server refused the operator (chart RBAC too narrow):\n" + "\n".join(
         process.denials()[:20])
+    # Tests delete their namespaces while the operator may still be writing there: an expected refusal,
+    # never an error with a traceback.
+    records = re.split(r"\n(?=\d{4}-\d\d-\d\d )", process.text())
+    loud = [r for r in records if ("being terminated" in r or "NamespaceTerminating" in r)
+            and (" ERROR " in r.split("\n", 1)[0] or "Traceback" in r)]
+    assert not loud, "\n".join(loud[:3])
 
 
 @pytest.fixture(scope="module")

@@ -161,12 +161,8 @@ class ConsumerController(Controller):
             try:
                 await self.reconcile(key, body)
             except kubeapi.ApiException as error:
-                if kubeapi.is_namespace_terminating(error):
-                    log.info("ConsumerApp %s/%s: not written, its namespace is terminating", *key)
-                    return
-                if error.status == 404:
-                    return
-                raise
+                if not self.expected_refusal(key, error):
+                    raise
 
     async def reconcile(self, key: Key, body: dict[str, Any]) -> None:
         meta, status = body["metadata"], body.get("status") or {}

@@ -68,6 +68,14 @@ class Controller:
             self.queue.add(key)
         return old
 
+    def expected_refusal(self, key: Key, error: kubeapi.ApiException) -> bool:
+        """Refusals not worth a retry: the object is gone (its DELETED event cleans the cache), or its
+        namespace is terminating (403 NamespaceTerminating: one INFO line, not an error)."""
+        if kubeapi.is_namespace_terminating(error):
+            log.info("%s %s/%s: not written, its namespace is terminating", self.kind, *key)
+            return True
+        return error.status == 404
+
     def merge_status(self, key: Key, changes: dict[str, Any]) -> None:
         """What we just wrote, into the cache at once: the next reconcile must not act on the
         status from before its own write because the watch event has not arrived yet."""

@@ -206,11 +206,8 @@ class TopicController(Controller):
             else:
                 await self.reconcile(key, body)
         except kubeapi.ApiException as error:
-            if kubeapi.is_namespace_terminating(error):
-                log.info("KafkaTopic %s/%s: not written, its namespace is terminating", *key)
+            if self.expected_refusal(key, error):
                 return
-            if error.status == 404:
-                return  # gone; the DELETED event cleans the cache
             if error.status == 409:
                 self.queue.add_rate_limited(key)  # our cached copy was stale: again with the next event
                 return
