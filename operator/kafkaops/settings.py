@@ -12,7 +12,7 @@
 | ``KAFKAOPS_MUTATION_LINGER_MS`` | ``100`` | the same for topic creation, partition growth, deletion |
 | ``KAFKAOPS_REQUEST_TIMEOUT_SECONDS`` | ``30`` | admin request timeout |
 | ``KAFKAOPS_DELETION_TIMEOUT_SECONDS`` | ``300`` | how long deletion waits for an unreachable Kafka |
-| ``KAFKAOPS_MAX_CONCURRENT_RECONCILES`` | ``200`` | resources processed at once (caps memory) |
+| ``KAFKAOPS_MAX_CONCURRENT_RECONCILES`` | ``200`` | work-queue workers per kind (objects reconciled at once) |
 | ``KAFKAOPS_METRICS_PORT`` | ``9090`` | Prometheus metrics port; ``0`` disables the endpoint |
 | ``KAFKAOPS_LIVENESS_ENDPOINT`` | off | ``/healthz`` and ``/readyz`` on this URL's host:port |
 | ``KAFKAOPS_STALL_SECONDS`` | ``30`` | ``/healthz`` fails when the leading operator's event loop is silent this long |
