@@ -6,6 +6,7 @@ Every wait is a bounded poll; the operator is the shipped wheel in its own proce
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections import Counter
@@ -53,6 +54,18 @@ def broker_topics(kafka, prefix):
     return {t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix + "_")}
 
 
+@contextlib.contextmanager
+def running(isolated, name, env=None):
+    """An operator for the block; it must exit cleanly on SIGTERM at the end (unless the block failed)."""
+    operator = isolated.start_operator(name, env)
+    try:
+        yield operator
+    except BaseException:
+        operator.stop()
+        raise
+    assert operator.stop() == 0
+
+
 @pytest.fixture
 def ns(isolated):
     name = f"r-{uuid.uuid4().hex[:6]}"
@@ -64,8 +77,7 @@ def ns(isolated):
 def test_started_with_more_kafkatopics_than_workers_all_become_ready(isolated, ns, kafka):
     prefix = f"pre_{uuid.uuid4().hex[:6]}"
     names = create_many(isolated, ns, prefix, 300)
-    operator = isolated.start_operator("many", {"KAFKAOPS_MAX_CONCURRENT_RECONCILES": "50"})
-    try:
+    with running(isolated, "many", {"KAFKAOPS_MAX_CONCURRENT_RECONCILES": "50"}) as operator:
         eventually(lambda: operator.probe("/readyz") == (200, "ready: leading and synced"), timeout=60,
                    what="readiness once the 300 are cached")
         wait_all_ready(isolated, ns, 300, timeout=180)
@@ -75,8 +87,6 @@ def test_started_with_more_kafkatopics_than_workers_all_become_ready(isolated, n
         # No ConsumerApps at all (an empty listing) is done at once, not after retries.
         assert "start-up re-check done: 0 ConsumerApp(s)" in operator.log.read_text()
         assert "start-up listing of" not in operator.log.read_text()
-    finally:
-        assert operator.stop() == 0
 
 
 def test_sigkill_mid_creation_then_restart_converges_and_a_quiet_restart_writes_nothing(isolated, ns, kafka):
@@ -88,8 +98,7 @@ def test_sigkill_mid_creation_then_restart_converges_and_a_quiet_restart_writes_
                    what="the first KafkaTopics Ready")
         first.kill()  # SIGKILL in the middle of the work
         names = creating.result(timeout=300)
-    second = isolated.start_operator("after-kill")
-    try:
+    with running(isolated, "after-kill"):
         items = wait_all_ready(isolated, ns, 500, timeout=240)
         assert broker_topics(kafka, prefix) == set(names)  # exactly these, none twice, none lost
         events = isolated.core.list_namespaced_event(ns).items
@@ -97,26 +106,20 @@ def test_sigkill_mid_creation_then_restart_converges_and_a_quiet_restart_writes_
         assert [k for k, n in per_object.items() if n > 1] == []  # no work announced twice
         versions = {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in items}
         event_count = len(events)
-    finally:
-        assert second.stop() == 0
 
     # Restart with nothing changed: every topic is re-checked against the broker, nothing is written.
-    third = isolated.start_operator("quiet-restart")
-    try:
+    with running(isolated, "quiet-restart") as third:
         eventually(lambda: "start-up re-check done: 500 KafkaTopic(s)" in third.log.read_text(), timeout=120,
                    what="the start-up re-check of 500")
         after = {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in listing(isolated, ns)}
         assert after == versions
         assert len(isolated.core.list_namespaced_event(ns).items) == event_count
-    finally:
-        assert third.stop() == 0
 
 
 def test_broker_down_for_a_minute_then_everything_converges_in_the_same_process(isolated, ns, kafka):
     prefix = f"down_{uuid.uuid4().hex[:6]}"
     topics = Topics(isolated.api, ns, kafka, core=isolated.core)
-    operator = isolated.start_operator("outage")
-    try:
+    with running(isolated, "outage") as operator:
         topics.create("grown", {"topicName": f"{prefix}_grown", "partitions": 1})
         topics.wait("grown", "Created")
         node = kafka.nodes[0].node_id
@@ -136,15 +139,12 @@ def test_broker_down_for_a_minute_then_everything_converges_in_the_same_process(
             assert topics.wait(f"new-{i}", "Created", timeout=120)["status"]["partitions"] == 2
         assert operator.alive()  # the same process
         assert broker_topics(kafka, prefix) == {f"{prefix}_grown", *(f"{prefix}_new_{i}" for i in range(5))}
-    finally:
-        assert operator.stop() == 0
 
 
 def test_api_server_restart_does_not_need_an_operator_restart(isolated, ns, kafka):
     prefix = f"api_{uuid.uuid4().hex[:6]}"
     topics = Topics(isolated.api, ns, kafka, core=isolated.core)
-    operator = isolated.start_operator("apiserver")
-    try:
+    with running(isolated, "apiserver") as operator:
         topics.create("before", {"topicName": f"{prefix}_before", "partitions": 1})
         topics.wait("before", "Created")
         isolated.kube.restart_apiserver()
@@ -154,8 +154,6 @@ def test_api_server_restart_does_not_need_an_operator_restart(isolated, ns, kafk
         topics.wait("after", "Created", timeout=120)
         assert topics.wait("before", "Updated", timeout=120)["status"]["partitions"] == 2
         assert operator.alive()
-    finally:
-        assert operator.stop() == 0
 
 
 def test_consumerapps_with_a_backlog_keep_their_replicas_across_a_restart(isolated, ns, kafka):
@@ -183,19 +181,15 @@ def test_consumerapps_with_a_backlog_keep_their_replicas_across_a_restart(isolat
         except Exception:
             return None
 
-    first = isolated.start_operator("scaler-before")
-    try:
+    with running(isolated, "scaler-before"):
         eventually(lambda: replicas() == 6, timeout=90, what="the backlog scaled to 6 replicas")
-    finally:
-        assert first.stop() == 0
     # While no operator runs, the group catches up: on an empty history the new scaler would drop
     # straight to minReplicas; the stabilization window (30 s) must hold the 6 instead.
     consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": "busy",
                          "enable.auto.commit": False})
     consumer.commit(offsets=[TopicPartition(topic, p, 50) for p in range(6)], asynchronous=False)
     consumer.close()
-    second = isolated.start_operator("scaler-after")
-    try:
+    with running(isolated, "scaler-after") as second:
         eventually(lambda: "start-up re-check done: 1 ConsumerApp(s)" in second.log.read_text(), timeout=60,
                    what="the ConsumerApp re-checked")
         seen = []
@@ -208,5 +202,3 @@ def test_consumerapps_with_a_backlog_keep_their_replicas_across_a_restart(isolat
         assert all("-> 6" in e.message for e in scaled), [e.message for e in scaled]
         status = isolated.api.get_namespaced_custom_object(GROUP, VERSION, ns, "consumerapps", "busy")["status"]
         assert status["desiredReplicas"] == 6 and status["totalLag"] == 0
-    finally:
-        assert second.stop() == 0

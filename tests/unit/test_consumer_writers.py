@@ -44,6 +44,7 @@ class SlowDeployment:
         await asyncio.sleep(0.01)
         self.replicas = body["spec"]["replicas"]
         self.writes.append(("scale", self.replicas))
+        return SimpleNamespace(read=lambda: b"{}")  # the response body, read and dropped
 
 
 async def no_status_write(*_args, **_kwargs):

@@ -15,6 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import kopf
@@ -180,8 +181,7 @@ class ConsumerController(Controller):
         replicas = max(policy.min_replicas, min(view.replicas if view else policy.min_replicas, policy.max_replicas))
         manifest = desired_deployment(meta, spec, replicas, self.settings.bootstrap_servers,
                                       security_env(self.settings.kafka_properties))
-        applied = needs_apply(view, manifest) or (view is not None and view.replicas != replicas)
-        if applied:
+        if needs_apply(view, manifest) or (view is not None and view.replicas != replicas):
             try:
                 await apply_deployment(manifest)
             except kubeapi.ApiException as error:
@@ -228,12 +228,12 @@ class ConsumerController(Controller):
 
     async def set_replicas(self, key: Key, replicas: int) -> None:
         """Through the scale subresource: only the replica count changes (call with the lock held)."""
-        await kubeapi.write(kubeapi.apps().patch_namespaced_deployment_scale, key[1], key[0],
-                           {"spec": {"replicas": replicas}}, field_manager=SCALE_MANAGER, _preload_content=False)
+        kubeapi.drained(await kubeapi.write(kubeapi.apps().patch_namespaced_deployment_scale, key[1], key[0],
+                                            {"spec": {"replicas": replicas}}, field_manager=SCALE_MANAGER,
+                                            _preload_content=False))
         view = self.deployments.get(key)
         if view is not None:
-            self.deployments[key] = DeploymentView(replicas, view.status_replicas, view.ready_replicas,
-                                                   view.spec_hash, view.edited)
+            self.deployments[key] = replace(view, replicas=replicas)
 
 
 async def apply_deployment(manifest: Mapping[str, Any]) -> None:

@@ -229,14 +229,17 @@ class TopicController(Controller):
             self.queue.forget(key)
 
     async def keep_finalizer(self, key: Key, body: dict[str, Any]) -> None:
-        """Add the finalizer where deleting the KafkaTopic deletes the topic, remove it elsewhere;
-        conditional on the cached resourceVersion (a 409 re-queues)."""
-        meta = body["metadata"]
-        finalizers = list(meta.get("finalizers") or [])
+        """Add the finalizer where deleting the KafkaTopic deletes the topic, remove it elsewhere."""
+        finalizers = list(body["metadata"].get("finalizers") or [])
         wanted = deletes_topic(body)
-        if wanted == (FINALIZER in finalizers):
-            return
-        finalizers = [*finalizers, FINALIZER] if wanted else [f for f in finalizers if f != FINALIZER]
+        if wanted != (FINALIZER in finalizers):
+            await self.set_finalizers(key, body, [*finalizers, FINALIZER] if wanted
+                                      else [f for f in finalizers if f != FINALIZER])
+
+    async def set_finalizers(self, key: Key, body: dict[str, Any], finalizers: list[str]) -> None:
+        """Conditional on the cached resourceVersion: a stale cache gets 409 (and a retry), never
+        overwrites someone else's finalizer."""
+        meta = body["metadata"]
         await kubeapi.patch_metadata(PLURAL, *key, {"finalizers": finalizers,
                                                     "resourceVersion": meta.get("resourceVersion")})
         meta["finalizers"] = finalizers
@@ -248,16 +251,13 @@ class TopicController(Controller):
             return
         topic = kafka_topic_name(key[1], body.get("spec") or {})
         winner = owner(self.claims_on(topic))
-        if not deletes_topic(body):
-            pass  # paused or unmanaged since: the topic stays
-        elif winner is not None and winner.uid != meta.get("uid"):
-            await post_event(body, type="Normal", reason="Retained",
-                             message=f"topic {topic!r} belongs to KafkaTopic {winner.ref}; not deleted")
-        elif not await self.delete_topic(key, body, topic):
-            return  # retried with backoff
-        await kubeapi.patch_metadata(PLURAL, *key, {
-            "finalizers": [f for f in meta.get("finalizers") or [] if f != FINALIZER],
-            "resourceVersion": meta.get("resourceVersion")})
+        if deletes_topic(body):  # else paused or unmanaged since: the topic stays
+            if winner is not None and winner.uid != meta.get("uid"):
+                await post_event(body, type="Normal", reason="Retained",
+                                 message=f"topic {topic!r} belongs to KafkaTopic {winner.ref}; not deleted")
+            elif not await self.delete_topic(key, body, topic):
+                return  # retried with backoff
+        await self.set_finalizers(key, body, [f for f in meta.get("finalizers") or [] if f != FINALIZER])
         self.queue.forget(key)
 
     async def delete_topic(self, key: Key, body: dict[str, Any], topic: str) -> bool:
