@@ -140,8 +140,8 @@ def _run(args: argparse.Namespace) -> int:
 
 async def _diff(args: argparse.Namespace) -> int:
     from kafkaops.kafka.admin import KafkaAdmin
-    from kafkaops.kafka.errors import KafkaUnavailable
     from kafkaops.topics.diff import compute_diffs, exit_code, load_paths, render_json, render_text
+    from kafkaops.types.errors import KafkaUnavailable
 
     loaded = load_paths(args.file, sys.stdin.read() if "-" in args.file else None)
     for note in loaded.notes:

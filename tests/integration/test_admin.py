@@ -8,8 +8,9 @@ import uuid
 import pytest
 
 from kafkaops.harness.kafka import KafkaCluster
-from kafkaops.kafka.admin import ConfigChange, KafkaAdmin, TopicCreation
-from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable
+from kafkaops.kafka.admin import KafkaAdmin
+from kafkaops.types.errors import KafkaRejected, KafkaUnavailable
+from kafkaops.types.topics import ConfigChange, TopicCreation
 
 pytestmark = pytest.mark.integration
 
@@ -21,8 +22,10 @@ def unique(prefix: str) -> str:
 def test_concurrent_creates_coalesce_into_one_request_and_errors_stay_per_topic(kafka: KafkaCluster):
     async def scenario() -> tuple[list[object], list[object]]:
         admin = KafkaAdmin({"bootstrap.servers": kafka.bootstrap_servers}, linger=0.2)
-        good = [TopicCreation(unique("batch"), 2, None, {"retention.ms": "3600000"}) for _ in range(20)]
-        bad = TopicCreation(unique("batch-bad"), 1, None, {"no.such.config": "1"})
+        good = [TopicCreation(name=unique("batch"), partitions=2, replication_factor=None,
+                              config={"retention.ms": "3600000"}) for _ in range(20)]
+        bad = TopicCreation(name=unique("batch-bad"), partitions=1, replication_factor=None,
+                            config={"no.such.config": "1"})
         sent: list[int] = []
         original = admin._send_create_topics
 
@@ -50,7 +53,8 @@ def test_describe_missing_topic_is_none_and_alter_and_grow_apply(kafka: KafkaClu
         admin = KafkaAdmin({"bootstrap.servers": kafka.bootstrap_servers})
         name = unique("alter")
         missing = await admin.describe_topic(name)
-        await admin.create_topic(TopicCreation(name, 1, None, {"retention.ms": "1000000"}))
+        await admin.create_topic(TopicCreation(name=name, partitions=1, replication_factor=None,
+                                                 config={"retention.ms": "1000000"}))
         await admin.alter_config(ConfigChange(name, {"cleanup.policy": "compact"}, ["retention.ms"]))
         await admin.create_partitions(name, 4)
         after = await admin.describe_topic(name)

@@ -9,7 +9,8 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from kafkaops.harness.kafka import KafkaCluster
-from kafkaops.kafka.admin import KafkaAdmin, TopicCreation
+from kafkaops.kafka.admin import KafkaAdmin
+from kafkaops.types.topics import TopicCreation
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +33,8 @@ def test_log_offsets_commits_and_group_state_in_one_pass(kafka: KafkaCluster):
     topic, group = f"lag-{uuid.uuid4().hex[:6]}", f"group-{uuid.uuid4().hex[:6]}"
 
     async def create():
-        await KafkaAdmin({"bootstrap.servers": kafka.bootstrap_servers}).create_topic(TopicCreation(topic, 3, None, {}))
+        creation = TopicCreation(name=topic, partitions=3, replication_factor=None, config={})
+        await KafkaAdmin({"bootstrap.servers": kafka.bootstrap_servers}).create_topic(creation)
 
     asyncio.run(create())
     produce(kafka.bootstrap_servers, topic, {0: 10, 1: 20, 2: 0})

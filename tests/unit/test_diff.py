@@ -21,8 +21,8 @@ from kafkaops.topics.diff import (
     render_json,
     render_text,
 )
-from kafkaops.topics.plan import ObservedTopic
 from kafkaops.topics.spec import TopicSpec
+from kafkaops.types.topics import ObservedTopic
 
 pytestmark = pytest.mark.unit
 
@@ -44,7 +44,8 @@ def manifest(partitions=3, config=None, **kw) -> Manifest:
 
 
 def observed(partitions=3, config=None, overridden=()) -> ObservedTopic:
-    return ObservedTopic("t", partitions, 1, config or {}, frozenset(overridden))
+    return ObservedTopic(name="t", partitions=partitions, replication_factor=1, config=config or {},
+                         overridden=frozenset(overridden))
 
 
 # ---- loading -------------------------------------------------------------------------------
@@ -151,7 +152,7 @@ def test_refusals_are_errors(wanted, current, rf, reason):
 
 def test_replication_factor_change_is_a_reassignment_when_the_brokers_are_known():
     spec = TopicSpec.model_validate({"partitions": 2, "replicationFactor": 3})
-    current = ObservedTopic("t", 2, 1, {}, assignment=((1,), (2,)))
+    current = ObservedTopic(name="t", partitions=2, replication_factor=1, config={}, assignment=((1,), (2,)))
     diff = diff_topic(Manifest("t.yaml", None, "t", "t", spec), current, brokers=[1, 2, 3])
     assert diff.action == "update" and diff.replication == (1, 3) and exit_code([diff]) == EXIT_CHANGES
     assert "replication factor: 1 -> 3 (reassignment)" in render_text([diff])

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from kafkaops.settings import Settings
-from kafkaops.topics.spec import MAX_TOPIC_NAME_LENGTH, TOPIC_NAME_PATTERN, TopicSpec
+from kafkaops.topics.spec import TopicSpec
+from kafkaops.types.specs import MAX_TOPIC_NAME_LENGTH, TOPIC_NAME_PATTERN
 
 pytestmark = pytest.mark.unit
 REPO = Path(__file__).resolve().parents[2]

@@ -21,7 +21,8 @@ def spec(**kw) -> TopicSpec:
 
 
 def observed(partitions=3, rf=1, config=None, overridden=()) -> ObservedTopic:
-    return ObservedTopic("t", partitions, rf, config or {"retention.ms": "604800000"}, frozenset(overridden))
+    return ObservedTopic(name="t", partitions=partitions, replication_factor=rf,
+                         config=config or {"retention.ms": "604800000"}, overridden=frozenset(overridden))
 
 
 def test_missing_topic_is_created_with_everything():
@@ -50,7 +51,7 @@ def test_replication_factor_change_without_known_brokers_is_refused_not_ignored(
 
 
 def placed(assignment, partitions=3, rf=1) -> ObservedTopic:
-    return ObservedTopic("t", partitions, rf, {}, assignment=assignment)
+    return ObservedTopic(name="t", partitions=partitions, replication_factor=rf, config={}, assignment=assignment)
 
 
 @pytest.mark.parametrize(("current", "brokers", "factor", "expected"), [

@@ -4,12 +4,13 @@ not a mock of Kafka's wire protocol: the real adapter is covered by the integrat
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
-from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable
-from kafkaops.topics.plan import ObservedTopic
 from kafkaops.topics.reconcile import reconcile_topic
+from kafkaops.types.errors import KafkaRejected, KafkaUnavailable
+from kafkaops.types.topics import ObservedTopic
 
 pytestmark = pytest.mark.unit
 
@@ -29,14 +30,14 @@ class TopicTable:
         if self.fail:
             raise self.fail
         self.writes.append(("create", creation.name))
-        self.topics[creation.name] = ObservedTopic(creation.name, creation.partitions,
-                                                   creation.replication_factor or 1, dict(creation.config),
-                                                   frozenset(creation.config), "id-1")
+        self.topics[creation.name] = ObservedTopic(
+            name=creation.name, partitions=creation.partitions, replication_factor=creation.replication_factor or 1,
+            config=dict(creation.config), overridden=frozenset(creation.config), topic_id="id-1")
 
     async def create_partitions(self, name, total):
         self.writes.append(("partitions", name, total))
         t = self.topics[name]
-        self.topics[name] = ObservedTopic(name, total, t.replication_factor, t.config, t.overridden, t.topic_id)
+        self.topics[name] = replace(t, partitions=total)
 
     async def alter_config(self, change):
         self.writes.append(("config", change.name, dict(change.set), tuple(change.reset)))
@@ -55,14 +56,15 @@ def test_create_reports_created_with_the_observed_topic():
 
 
 def test_nothing_to_do_writes_nothing():
-    table = TopicTable({"t": ObservedTopic("t", 1, 1, {"retention.ms": "5"}, frozenset({"retention.ms"}))})
+    table = TopicTable({"t": ObservedTopic(name="t", partitions=1, replication_factor=1, config={"retention.ms": "5"},
+                                         overridden=frozenset({"retention.ms"}))})
     outcome = run(table, {"topicName": "t", "partitions": 1, "config": {"retention.ms": "5"}})
     assert (outcome.ready, outcome.reason, outcome.changed) == (True, "InSync", False)
     assert table.writes == []
 
 
 def test_adoption_reports_the_differences_and_applies_them():
-    table = TopicTable({"t": ObservedTopic("t", 1, 1, {"retention.ms": "5"})})
+    table = TopicTable({"t": ObservedTopic(name="t", partitions=1, replication_factor=1, config={"retention.ms": "5"})})
     outcome = run(table, {"topicName": "t", "partitions": 3}, adopting=True)
     assert outcome.reason == "Adopted" and "partitions 1 -> 3" in outcome.message
     assert table.writes == [("partitions", "t", 3)]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kafkaops.topics.spec import InvalidSpec, parse_topic_spec
+from kafkaops.topics.spec import parse_topic_spec
+from kafkaops.types.errors import InvalidSpec
 
 pytestmark = pytest.mark.unit
 

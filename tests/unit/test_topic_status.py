@@ -7,8 +7,8 @@ import datetime
 import pytest
 
 from kafkaops.handlers.topics import deletes_topic, needs_drift_check, seconds_since, topic_status
-from kafkaops.topics.plan import ObservedTopic
 from kafkaops.topics.reconcile import TopicOutcome
+from kafkaops.types.topics import ObservedTopic
 
 pytestmark = pytest.mark.unit
 
@@ -50,7 +50,7 @@ def test_deletion_age_is_counted_from_the_deletion_timestamp():
 
 
 def test_status_lists_only_what_changed():
-    observed = ObservedTopic("t", 3, 1, {}, topic_id="abc")
+    observed = ObservedTopic(name="t", partitions=3, replication_factor=1, config={}, topic_id="abc")
     outcome = TopicOutcome(True, "Created", "created", "t", observed, ("retention.ms",))
     first = topic_status({}, outcome, 1)
     assert first["partitions"] == 3 and first["topicId"] == "abc" and first["managedConfigKeys"] == ["retention.ms"]

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kafkaops.consumers.autoscale import ScalingPolicy
-from kafkaops.topics.spec import check_topic_name, parse_spec
+from kafkaops.types.specs import check_topic_name, parse_spec
 
 
 class ScaleDown(BaseModel):

@@ -41,9 +41,8 @@ from kafkaops.consumers.status import changed_fields, status_write_due
 from kafkaops.handlers import kubeapi
 from kafkaops.handlers.controller import Controller, Key, key_of, retried
 from kafkaops.handlers.events import post_event
-from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable
 from kafkaops.metrics import LAG_COLLECTION_SECONDS, RECONCILIATIONS, GroupSample
-from kafkaops.topics.spec import InvalidSpec
+from kafkaops.types.errors import InvalidSpec, KafkaRejected, KafkaUnavailable
 from kafkaops.workqueue import StartupProgress
 
 PLURAL = "consumerapps"

@@ -25,7 +25,6 @@ from kafkaops.conditions import find_condition, set_condition
 from kafkaops.handlers import kubeapi
 from kafkaops.handlers.controller import Controller, Key, key_of
 from kafkaops.handlers.events import post_event
-from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable
 from kafkaops.metrics import DRIFT_CORRECTIONS, RECONCILE_SECONDS, RECONCILIATIONS, TopicSample
 from kafkaops.topics.ownership import (
     MANAGED_ANNOTATION,
@@ -38,6 +37,7 @@ from kafkaops.topics.ownership import (
     owner,
 )
 from kafkaops.topics.reconcile import TopicOutcome, reconcile_topic
+from kafkaops.types.errors import KafkaRejected, KafkaUnavailable
 
 PLURAL = "kafkatopics"
 FINALIZER = f"{GROUP}/topic-deletion"

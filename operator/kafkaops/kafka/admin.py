@@ -13,7 +13,6 @@ import concurrent.futures
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaException, TopicCollection, TopicPartition
@@ -30,33 +29,14 @@ from confluent_kafka.admin import (
 )
 
 from kafkaops.kafka.batching import Batcher
-from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable, TopicMissing, translate
+from kafkaops.kafka.errors import translate
 from kafkaops.kafka.python_admin import PythonAdmin
 from kafkaops.metrics import admin_request
-from kafkaops.topics.plan import ObservedTopic
+from kafkaops.types.errors import KafkaRejected, TopicMissing
+from kafkaops.types.topics import ConfigChange, ObservedTopic, TopicCreation
 
 # A KRaft controller accepts at most this many metadata records in one request.
 MAX_METADATA_RECORDS = 10_000
-
-
-@dataclass(frozen=True)
-class TopicCreation:
-    name: str
-    partitions: int
-    replication_factor: int | None
-    config: Mapping[str, str]
-
-    @property
-    def metadata_records(self) -> int:
-        """A TopicRecord, one PartitionRecord per partition and one ConfigRecord per key."""
-        return 1 + self.partitions + len(self.config)
-
-
-@dataclass(frozen=True)
-class ConfigChange:
-    name: str
-    set: Mapping[str, str]
-    reset: Sequence[str]
 
 
 def _all_done(futures: Sequence[concurrent.futures.Future[Any]]) -> concurrent.futures.Future[None]:
@@ -313,4 +293,3 @@ class KafkaAdmin:
             raise KafkaRejected("InvalidConfig", str(error)) from error
 
 
-__all__ = ["ConfigChange", "KafkaAdmin", "KafkaRejected", "KafkaUnavailable", "TopicCreation", "TopicMissing"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from confluent_kafka import KafkaError, KafkaException
 
+from kafkaops.types.errors import KafkaRejected, KafkaUnavailable, TopicMissing
+
 # Broker-side answers that mean "your request is wrong": retrying will not help.
 _REJECTION_REASONS: dict[int, str] = {
     KafkaError.INVALID_CONFIG: "InvalidConfig",
@@ -21,24 +23,6 @@ _REJECTION_REASONS: dict[int, str] = {
     KafkaError.CLUSTER_AUTHORIZATION_FAILED: "NotAuthorized",
     KafkaError.TOPIC_DELETION_DISABLED: "PolicyViolation",
 }
-
-
-class KafkaUnavailable(Exception):
-    """The cluster could not be reached or did not answer in time: retry later."""
-
-
-class KafkaRejected(Exception):
-    """The broker refused the request; ``reason`` is a status-condition reason."""
-
-    def __init__(self, reason: str, message: str, code: int | None = None) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.code = code
-
-
-class TopicMissing(Exception):
-    """The topic does not exist (describe of an unknown topic)."""
 
 
 def translate(error: BaseException) -> Exception:

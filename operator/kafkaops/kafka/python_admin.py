@@ -23,8 +23,8 @@ from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 from kafka.errors import KafkaError as PyKafkaError
 from kafka.structs import TopicPartition as PyTopicPartition
 
-from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable
 from kafkaops.metrics import admin_request
+from kafkaops.types.errors import KafkaRejected, KafkaUnavailable
 
 # kafka-python logs its whole configuration (SASL password included) at DEBUG.
 logging.getLogger("kafka").setLevel(logging.WARNING)

@@ -18,15 +18,17 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import yaml
 
 from kafkaops import GROUP
-from kafkaops.kafka.admin import ConfigChange, TopicCreation
 from kafkaops.topics.ownership import is_paused, is_unmanaged
-from kafkaops.topics.plan import ObservedTopic, plan_topic
-from kafkaops.topics.spec import InvalidSpec, TopicSpec, check_topic_name, parse_topic_spec
+from kafkaops.topics.plan import plan_topic
+from kafkaops.topics.spec import TopicSpec, parse_topic_spec
+from kafkaops.types.errors import InvalidSpec
+from kafkaops.types.specs import check_topic_name
+from kafkaops.types.topics import ConfigChange, DryRunAdmin, ObservedTopic, TopicCreation
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 Action = Literal["create", "update", "none", "skip", "error"]
@@ -248,21 +250,11 @@ def sort_key(diff: TopicDiff) -> tuple[str, str]:
 
 # ---- against the broker ---------------------------------------------------------------------
 
-class DiffAdmin(Protocol):
-    """What the diff needs from the Kafka adapter (``kafkaops.kafka.admin.KafkaAdmin``)."""
-
-    async def describe_topic(self, name: str, *, with_config: bool = True) -> ObservedTopic | None: ...
-    async def validate_creations(self, creations: Sequence[TopicCreation]) -> list[Exception | None]: ...
-    async def validate_partition_growth(self, requests: Sequence[tuple[str, int]]) -> list[Exception | None]: ...
-    async def validate_config_changes(self, changes: Sequence[ConfigChange]) -> list[Exception | None]: ...
-    async def broker_ids(self) -> list[int]: ...
-
-
 def _reason(error: Exception) -> tuple[str, str]:
     return getattr(error, "reason", type(error).__name__), getattr(error, "message", str(error))
 
 
-async def compute_diffs(admin: DiffAdmin, manifests: Sequence[Manifest]) -> list[TopicDiff]:
+async def compute_diffs(admin: DryRunAdmin, manifests: Sequence[Manifest]) -> list[TopicDiff]:
     """Describe every topic (coalesced), plan, then let the broker validate every change without
     applying it: one ``validate_only`` request per kind. Raises KafkaUnavailable."""
     duplicates = duplicate_errors(manifests)
@@ -277,8 +269,9 @@ async def compute_diffs(admin: DiffAdmin, manifests: Sequence[Manifest]) -> list
     grows = [d for d in diffs if d.action == "update" and d.partitions is not None]
     alters = [d for d in diffs if d.action == "update" and d.config]
     outcomes = await asyncio.gather(
-        admin.validate_creations([TopicCreation(d.topic, d.manifest.spec.partitions, d.replication_factor,
-                                                {c.key: c.new for c in d.config}) for d in creates]),
+        admin.validate_creations([TopicCreation(name=d.topic, partitions=d.manifest.spec.partitions,
+                                                replication_factor=d.replication_factor,
+                                                config={c.key: c.new for c in d.config}) for d in creates]),
         admin.validate_partition_growth([(d.topic, d.partitions[1]) for d in grows if d.partitions]),
         admin.validate_config_changes([ConfigChange(d.topic, {c.key: c.new for c in d.config}, ()) for d in alters]))
     failures: dict[str, Exception] = {}

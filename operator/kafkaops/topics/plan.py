@@ -12,23 +12,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kafkaops.topics.spec import TopicSpec
+from kafkaops.types.topics import ObservedTopic
 
 # Config keys whose values are comma-separated sets (order does not matter to Kafka).
 _LIST_VALUED_KEYS = frozenset({"cleanup.policy", "leader.replication.throttled.replicas",
                                "follower.replication.throttled.replicas"})
-
-
-@dataclass(frozen=True)
-class ObservedTopic:
-    """A topic as the broker describes it."""
-
-    name: str
-    partitions: int
-    replication_factor: int
-    config: Mapping[str, str]
-    overridden: frozenset[str] = frozenset()  # keys set on the topic itself (not defaults)
-    topic_id: str | None = None
-    assignment: tuple[tuple[int, ...], ...] = ()  # replica broker ids of each partition, leader first
 
 
 @dataclass(frozen=True)

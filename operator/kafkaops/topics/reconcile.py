@@ -6,26 +6,14 @@ The outcome is plain data; the kopf handler turns it into status, events and ret
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from kafkaops.kafka.admin import ConfigChange, TopicCreation
-from kafkaops.kafka.errors import KafkaRejected, KafkaUnavailable
-from kafkaops.topics.plan import ObservedTopic, TopicPlan, plan_topic
-from kafkaops.topics.spec import InvalidSpec, TopicSpec, parse_topic_spec
-
-
-class TopicAdmin(Protocol):
-    """What reconciliation needs from the Kafka adapter."""
-
-    async def describe_topic(self, name: str, *, with_config: bool = True) -> ObservedTopic | None: ...
-    async def create_topic(self, creation: TopicCreation) -> None: ...
-    async def create_partitions(self, name: str, total: int) -> None: ...
-    async def alter_config(self, change: ConfigChange) -> None: ...
-    async def broker_ids(self) -> list[int]: ...
-    async def reassign(self, topic: str, assignment: Mapping[int, Sequence[int]]) -> None: ...
-    async def reassigning(self, topic: str, partitions: int) -> bool: ...
+from kafkaops.topics.plan import TopicPlan, plan_topic
+from kafkaops.topics.spec import TopicSpec, parse_topic_spec
+from kafkaops.types.errors import InvalidSpec, KafkaRejected, KafkaUnavailable
+from kafkaops.types.topics import ConfigChange, ObservedTopic, TopicAdmin, TopicCreation
 
 
 @dataclass(frozen=True)
@@ -42,8 +30,9 @@ class TopicOutcome:
 
 async def apply_plan(admin: TopicAdmin, plan: TopicPlan) -> None:
     if plan.create:
-        await admin.create_topic(TopicCreation(plan.topic, plan.partitions or 1, plan.replication_factor,
-                                               dict(plan.config_set)))
+        await admin.create_topic(TopicCreation(name=plan.topic, partitions=plan.partitions or 1,
+                                               replication_factor=plan.replication_factor,
+                                               config=dict(plan.config_set)))
         return
     steps = []
     if plan.partitions is not None:

@@ -4,26 +4,11 @@ the schema would have refused (e.g. an object stored before a CRD upgrade)."""
 
 from __future__ import annotations
 
-import re
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-# Kafka's own rule (org.apache.kafka.common.internals.Topic): 1..249 of [a-zA-Z0-9._-], not "." or "..".
-TOPIC_NAME_PATTERN = r"^[a-zA-Z0-9._-]{1,249}$"
-MAX_TOPIC_NAME_LENGTH = 249
-
-
-class InvalidSpec(ValueError):
-    """The spec cannot be acted on; the message is meant for the user (status condition)."""
-
-
-def check_topic_name(name: str) -> str:
-    if name in {".", ".."}:
-        raise ValueError(f"topic name {name!r} is not allowed by Kafka")
-    if not re.fullmatch(TOPIC_NAME_PATTERN, name):
-        raise ValueError(f"topic name {name!r} must be 1-249 characters of a-z, A-Z, 0-9, '.', '_', '-'")
-    return name
+from kafkaops.types.specs import check_topic_name, parse_spec
 
 
 def config_value(value: Any) -> str:
@@ -61,20 +46,6 @@ class TopicSpec(BaseModel):
 
     def kafka_name(self, resource_name: str) -> str:
         return self.topic_name or resource_name
-
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-def parse_spec(model: type[ModelT], spec: Any) -> ModelT:
-    """Validate a raw ``spec`` mapping; raise InvalidSpec with a one-line, user-facing message."""
-    try:
-        return model.model_validate(dict(spec or {}))
-    except ValidationError as error:
-        problems = "; ".join(
-            f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" if e["loc"] else e["msg"]
-            for e in error.errors())
-        raise InvalidSpec(problems) from None
 
 
 def parse_topic_spec(spec: Any) -> TopicSpec:
