@@ -58,10 +58,10 @@ async def no_event(*_args, **_kwargs):
 def test_a_spec_change_applied_while_the_scaler_scales_keeps_the_scalers_replicas(monkeypatch):
     store = SlowDeployment()
     monkeypatch.setattr(consumers, "apply_deployment", store.apply)
-    monkeypatch.setattr(consumers.kubeapi, "write", store.call)
-    monkeypatch.setattr(consumers.kubeapi, "patch_status", no_status_write)
+    monkeypatch.setattr(consumers.api, "write", store.call)
+    monkeypatch.setattr(consumers.api, "patch_status", no_status_write)
     monkeypatch.setattr(consumers, "post_event", no_event)
-    monkeypatch.setattr(consumers.kubeapi, "apps", lambda: SimpleNamespace(patch_namespaced_deployment_scale=None))
+    monkeypatch.setattr(consumers.api, "apps", lambda: SimpleNamespace(patch_namespaced_deployment_scale=None))
 
     async def scenario():
         controller = consumers.ConsumerController(Settings())

@@ -7,7 +7,7 @@ import json
 import pytest
 from kubernetes.client import ApiException
 
-from kafkaops.handlers.kubeapi import is_namespace_terminating
+from kafkaops.kube.api import is_namespace_terminating
 
 pytestmark = pytest.mark.unit
 

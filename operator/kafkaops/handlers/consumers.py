@@ -38,9 +38,9 @@ from kafkaops.consumers.deployment import (
 )
 from kafkaops.consumers.spec import ConsumerAppSpec, parse_consumer_spec
 from kafkaops.consumers.status import changed_fields, status_write_due
-from kafkaops.handlers import kubeapi
 from kafkaops.handlers.controller import Controller, Key, key_of, retried
-from kafkaops.handlers.events import post_event
+from kafkaops.kube import api
+from kafkaops.kube.events import post_event
 from kafkaops.metrics import LAG_COLLECTION_SECONDS, RECONCILIATIONS, GroupSample
 from kafkaops.types.errors import InvalidSpec, KafkaRejected, KafkaUnavailable
 from kafkaops.workqueue import StartupProgress
@@ -103,7 +103,7 @@ class ConsumerController(Controller):
         """The Deployments we own that exist now: no ConsumerApp is worked on before they are all in
         the cache, or a restart would take every existing Deployment for a missing one and apply it."""
         keys = await retried(f"start-up listing of {self.owned.kind}s",
-                             lambda: kubeapi.list_owned_deployments(APP_LABEL, namespaces))
+                             lambda: api.list_owned_deployments(APP_LABEL, namespaces))
         self.owned.listed(keys)
         self._deployments_seen()
 
@@ -160,7 +160,7 @@ class ConsumerController(Controller):
                 return  # gone or going: garbage collection deletes the Deployment
             try:
                 await self.reconcile(key, body)
-            except kubeapi.ApiException as error:
+            except api.ApiException as error:
                 if not self.expected_refusal(key, error):
                     raise
 
@@ -183,7 +183,7 @@ class ConsumerController(Controller):
         if needs_apply(view, manifest) or (view is not None and view.replicas != replicas):
             try:
                 await apply_deployment(manifest)
-            except kubeapi.ApiException as error:
+            except api.ApiException as error:
                 if error.status in (400, 422):
                     await self.report_failure(key, body, "DeploymentRejected",
                                               f"the API server refused the Deployment: {api_message(error)}")
@@ -221,13 +221,13 @@ class ConsumerController(Controller):
         """Patch what differs from the cached status, and cache it (call with the app's lock held)."""
         changes = changed_fields(body.get("status") or {}, new)
         if changes:
-            await kubeapi.patch_status(PLURAL, *key, changes)
+            await api.patch_status(PLURAL, *key, changes)
             self.merge_status(key, changes)
         return changes
 
     async def set_replicas(self, key: Key, replicas: int) -> None:
         """Through the scale subresource: only the replica count changes (call with the lock held)."""
-        kubeapi.drained(await kubeapi.write(kubeapi.apps().patch_namespaced_deployment_scale, key[1], key[0],
+        api.drained(await api.write(api.apps().patch_namespaced_deployment_scale, key[1], key[0],
                                             {"spec": {"replicas": replicas}}, field_manager=SCALE_MANAGER,
                                             _preload_content=False))
         view = self.deployments.get(key)
@@ -238,7 +238,7 @@ class ConsumerController(Controller):
 async def apply_deployment(manifest: Mapping[str, Any]) -> None:
     """Server-side apply as field manager ``kafkaops``: what we set wins, the rest is left alone."""
     meta = manifest["metadata"]
-    kubeapi.drained(await kubeapi.write(kubeapi.apps().patch_namespaced_deployment, meta["name"], meta["namespace"],
+    api.drained(await api.write(api.apps().patch_namespaced_deployment, meta["name"], meta["namespace"],
                                        manifest, field_manager=APPLY_MANAGER, force=True,
                                        _content_type="application/apply-patch+yaml", _preload_content=False))
 
@@ -300,7 +300,7 @@ async def scale_once(admin: Any, controller: ConsumerController, scaler: Scaler)
     results = await asyncio.gather(*(scale_app(controller, key_of(body), spec, reports, problem, scaler, now)
                                      for body, spec in due), return_exceptions=True)
     for error in (r for r in results if isinstance(r, BaseException)):
-        if not kubeapi.is_namespace_terminating(error):
+        if not api.is_namespace_terminating(error):
             log.warning("scaling one ConsumerApp failed: %s", error)
 
 

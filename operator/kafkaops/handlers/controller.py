@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from kafkaops.changes import wants_reconcile
-from kafkaops.handlers import kubeapi
+from kafkaops.kube import api
 from kafkaops.metrics import STARTUP_RECHECK, WORKQUEUE_DEPTH, WORKQUEUE_OLDEST
 from kafkaops.workqueue import StartupProgress, WorkQueue
 
@@ -68,10 +68,10 @@ class Controller:
             self.queue.add(key)
         return old
 
-    def expected_refusal(self, key: Key, error: kubeapi.ApiException) -> bool:
+    def expected_refusal(self, key: Key, error: api.ApiException) -> bool:
         """Refusals not worth a retry: the object is gone (its DELETED event cleans the cache), or its
         namespace is terminating (403 NamespaceTerminating: one INFO line, not an error)."""
-        if kubeapi.is_namespace_terminating(error):
+        if api.is_namespace_terminating(error):
             log.info("%s %s/%s: not written, its namespace is terminating", self.kind, *key)
             return True
         return error.status == 404
@@ -86,7 +86,7 @@ class Controller:
     async def list_at_start(self, namespaces: Iterable[str]) -> None:
         """The objects that exist now: readiness waits until all are cached, the re-check signal
         until all were reconciled once."""
-        keys = await retried(f"start-up listing of {self.kind}s", lambda: kubeapi.list_keys(self.plural, namespaces))
+        keys = await retried(f"start-up listing of {self.kind}s", lambda: api.list_keys(self.plural, namespaces))
         self.progress.listed(keys)
         log.info("start-up: %d %s(s) to re-check", len(keys), self.kind)
         self._report()

@@ -22,9 +22,9 @@ import kopf
 from kafkaops import GROUP, VERSION, leadership
 from kafkaops.changes import handled
 from kafkaops.conditions import find_condition, set_condition
-from kafkaops.handlers import kubeapi
 from kafkaops.handlers.controller import Controller, Key, key_of
-from kafkaops.handlers.events import post_event
+from kafkaops.kube import api
+from kafkaops.kube.events import post_event
 from kafkaops.metrics import DRIFT_CORRECTIONS, RECONCILE_SECONDS, RECONCILIATIONS, TopicSample
 from kafkaops.topics.ownership import (
     MANAGED_ANNOTATION,
@@ -205,7 +205,7 @@ class TopicController(Controller):
                 await self.finalize(key, body)
             else:
                 await self.reconcile(key, body)
-        except kubeapi.ApiException as error:
+        except api.ApiException as error:
             if self.expected_refusal(key, error):
                 return
             if error.status == 409:
@@ -218,7 +218,7 @@ class TopicController(Controller):
         outcome = await evaluate(self.admin, body, self.claims_on(kafka_topic_name(key[1], body.get("spec") or {})))
         changes = topic_status(body.get("status") or {}, outcome, body["metadata"].get("generation", 0))
         if changes:
-            await kubeapi.patch_status(PLURAL, *key, changes)
+            await api.patch_status(PLURAL, *key, changes)
         await announce(body, outcome)
         if outcome.changed and handled(body):
             DRIFT_CORRECTIONS.inc()  # the spec was already applied: someone changed the topic behind us
@@ -240,7 +240,7 @@ class TopicController(Controller):
         """Conditional on the cached resourceVersion: a stale cache gets 409 (and a retry), never
         overwrites someone else's finalizer."""
         meta = body["metadata"]
-        await kubeapi.patch_metadata(PLURAL, *key, {"finalizers": finalizers,
+        await api.patch_metadata(PLURAL, *key, {"finalizers": finalizers,
                                                     "resourceVersion": meta.get("resourceVersion")})
         meta["finalizers"] = finalizers
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kafkaops.conditions import utc_now
-from kafkaops.handlers import kubeapi
+from kafkaops.kube import api
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE = 1024
@@ -29,10 +29,10 @@ async def post_event(body: Mapping[str, Any], *, type: str, reason: str, message
         "reportingInstance": socket.gethostname(),
     }
     try:
-        kubeapi.drained(await kubeapi.write(kubeapi.core().create_namespaced_event, meta["namespace"], event,
+        api.drained(await api.write(api.core().create_namespaced_event, meta["namespace"], event,
                                            _preload_content=False))
     except Exception as error:  # Events are informational; the status already says it
-        if kubeapi.is_namespace_terminating(error):
+        if api.is_namespace_terminating(error):
             log.info("event %s for %s/%s not posted: the namespace is terminating", reason, meta["namespace"],
                      meta["name"])
             return
