@@ -23,6 +23,7 @@ demo: harness
 
 lint: install
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 
 unit: install
 	$(PY) -m pytest -m unit

@@ -38,3 +38,14 @@ def set_condition(conditions: Sequence[Mapping[str, Any]], *, type_: str, status
 
 def find_condition(conditions: Sequence[Mapping[str, Any]], type_: str) -> Mapping[str, Any] | None:
     return next((c for c in conditions if c.get("type") == type_), None)
+
+
+def ready_condition(status: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The ``Ready`` condition of a status, or an empty mapping when there is none yet."""
+    return find_condition(status.get("conditions") or [], "Ready") or {}
+
+
+def changed_fields(status: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of ``new`` that differ from ``status``: what a status patch must carry (a no-op
+    writes nothing)."""
+    return {key: value for key, value in new.items() if status.get(key) != value}

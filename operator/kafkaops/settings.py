@@ -35,9 +35,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from kafkaops import health, leadership
+from kafkaops.logs import REDACTED
 
 _KAFKA_PREFIX = "KAFKAOPS_KAFKA_"
-REDACTED = "***"
 # librdkafka properties whose values are secrets: sasl.password, ssl.key.password, ssl.keystore.password,
 # ssl.key.pem, sasl.oauthbearer.client.secret, sasl.oauthbearer.config (may carry a token), ...
 _SECRET_PROPERTY = re.compile(r"password|secret|key|token|credential|sasl\.oauthbearer\.config|sasl\.jaas", re.I)

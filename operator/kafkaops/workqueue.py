@@ -20,6 +20,8 @@ import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
+from kafkaops.backoff import backoff_delay
+
 K = TypeVar("K", bound=Hashable)
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,7 @@ class WorkQueue(Generic[K]):
 
     def retry_delay(self, key: K) -> float:
         """The next backoff of ``key``: base, twice that, four times … up to the maximum."""
-        return min(self.max_delay, self.base_delay * 2.0 ** min(self._failures.get(key, 0), 30))
+        return backoff_delay(self._failures.get(key, 0), self.base_delay, self.max_delay)
 
     def add_rate_limited(self, key: K) -> float:
         delay = self.retry_delay(key)

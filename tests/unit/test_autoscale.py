@@ -27,7 +27,8 @@ def policy(**kw) -> ScalingPolicy:
     (0, 2, {"min_replicas": 4}, 4),  # an explicit minReplicas beats the partition cap
 ])
 def test_recommendation(lag, partitions, kw, expected):
-    replicas, reason = recommend(GroupSnapshot(lag, 0.0, partitions), policy(**kw), current=1)
+    snapshot = GroupSnapshot(total_lag=lag, lag_seconds=0.0, partitions=partitions)
+    replicas, reason = recommend(snapshot, policy(**kw), current=1)
     assert replicas == expected, reason
 
 

@@ -38,7 +38,7 @@ class OffsetTable:
         return {g: self.committed.get(g, {}) for g in groups}
 
 
-APP = AppQuery(("ns", "app"), "g", ("orders",), "earliest", stale_after_seconds=300)
+APP = AppQuery(key=("ns", "app"), group="g", topics=("orders",), reset="earliest", stale_after_seconds=300)
 
 
 def test_metadata_is_read_once_per_refresh_and_log_ends_every_cycle():
@@ -68,7 +68,7 @@ def test_a_topic_seen_for_the_first_time_is_described_at_once():
     table.partitions["refunds"] = 1
     table.start[("refunds", 0)], table.end[("refunds", 0)] = 0, 5
     table.calls.clear()
-    other = AppQuery(("ns", "refunds"), "r", ("refunds",), "earliest", stale_after_seconds=300)
+    other = AppQuery(key=("ns", "refunds"), group="r", topics=("refunds",), reset="earliest", stale_after_seconds=300)
     reports = asyncio.run(collector.collect(table, [APP, other], now=1001.0))
     assert reports[other.key].snapshot.total_lag == 5
     assert table.calls[0] == "partition_counts"
@@ -86,7 +86,8 @@ def test_a_recreated_topic_whose_log_end_fell_below_the_cached_start_counts_from
 
 def test_topics_the_broker_does_not_have_are_named():
     table, collector = OffsetTable(), LagCollector()
-    app = AppQuery(("ns", "app"), "g", ("orders", "no-such-topic"), "earliest", stale_after_seconds=300)
+    app = AppQuery(key=("ns", "app"), group="g", topics=("orders", "no-such-topic"), reset="earliest",
+                   stale_after_seconds=300)
     report = asyncio.run(collector.collect(table, [app], now=1000.0))[app.key]
     assert report.missing_topics == ("no-such-topic",)
     assert report.snapshot.partitions == 2  # the lag of the topics that exist still counts

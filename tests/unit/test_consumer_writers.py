@@ -12,7 +12,7 @@ import pytest
 
 from kafkaops.consumers.autoscale import GroupSnapshot
 from kafkaops.consumers.collector import GroupReport
-from kafkaops.handlers import consumers
+from kafkaops.handlers import consumers, scaler
 from kafkaops.settings import Settings
 
 pytestmark = pytest.mark.unit
@@ -61,6 +61,7 @@ def test_a_spec_change_applied_while_the_scaler_scales_keeps_the_scalers_replica
     monkeypatch.setattr(consumers.api, "write", store.call)
     monkeypatch.setattr(consumers.api, "patch_status", no_status_write)
     monkeypatch.setattr(consumers, "post_event", no_event)
+    monkeypatch.setattr(scaler, "post_event", no_event)
     monkeypatch.setattr(consumers.api, "apps", lambda: SimpleNamespace(patch_namespaced_deployment_scale=None))
 
     async def scenario():
@@ -76,11 +77,12 @@ def test_a_spec_change_applied_while_the_scaler_scales_keeps_the_scalers_replica
                          "managedFields": [{"manager": "kubectl-edit", "operation": "Update",
                                             "time": "2026-01-01T00:00:00Z", "fieldsV1": {"f:spec": {}}}]},
             "spec": {"replicas": 1}, "status": {}})
-        backlog = GroupReport(GroupSnapshot(total_lag=50, lag_seconds=0, partitions=12), "Stable", 1, {})
+        backlog = GroupReport(snapshot=GroupSnapshot(total_lag=50, lag_seconds=0, partitions=12), state="Stable",
+                              members=1, per_partition={})
         # The restore starts first and reads the replicas; the scaler decides 5 while it is in flight.
         await asyncio.gather(
             controller.process(KEY),
-            consumers.scale_app(controller, KEY, spec, {KEY: backlog}, "", consumers.Scaler(), now=0.0))
+            scaler.scale_app(controller, KEY, spec, {KEY: backlog}, "", scaler.ScalerState(), now=0.0))
         return controller
 
     controller = asyncio.run(scenario())

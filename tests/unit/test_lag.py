@@ -59,7 +59,7 @@ def test_a_recreated_topic_resets_the_history():
 
 
 def test_committed_offsets_reader_speaks_the_same_connection_settings():
-    from kafkaops.kafka.python_admin import python_client_config
+    from kafkaops.kafka.fallback_admin import python_client_config
 
     config = python_client_config({"bootstrap.servers": "a:9092,b:9092", "security.protocol": "sasl_ssl",
                                    "sasl.mechanisms": "SCRAM-SHA-512", "sasl.username": "u", "sasl.password": "p",

@@ -20,7 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ScalingPolicy:
     min_replicas: int = 1
     max_replicas: int = 10
@@ -31,7 +31,7 @@ class ScalingPolicy:
     allow_idle_consumers: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GroupSnapshot:
     """One poll's view of a group."""
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from kafkaops.consumers.autoscale import GroupSnapshot
 from kafkaops.consumers.lag import (
@@ -23,6 +22,7 @@ from kafkaops.consumers.lag import (
     partition_lag,
     partition_lag_seconds,
 )
+from kafkaops.types.groups import GroupReader
 
 # A partition whose lag stays at most this, with nothing produced or consumed for the stale
 # window, is counted as drained: transaction markers and compaction gaps leave such offsets.
@@ -32,14 +32,7 @@ STALE_LAG_PER_PARTITION = 2
 METADATA_REFRESH_SECONDS = 30.0
 
 
-class GroupReader(Protocol):
-    async def partition_counts(self, topics: Sequence[str]) -> dict[str, int]: ...
-    async def log_offsets(self, partitions: Sequence[tuple[str, int]], spec: str) -> dict[tuple[str, int], int]: ...
-    async def describe_groups(self, groups: Sequence[str]) -> dict[str, tuple[str, int]]: ...
-    async def committed_offsets(self, groups: Sequence[str]) -> dict[str, dict[tuple[str, int], int]]: ...
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AppQuery:
     key: tuple[str, str]  # (namespace, name)
     group: str
@@ -48,7 +41,7 @@ class AppQuery:
     stale_after_seconds: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GroupReport:
     snapshot: GroupSnapshot
     state: str
@@ -121,7 +114,7 @@ class LagCollector:
         snapshot = GroupSnapshot(total_lag=sum(lags.values()), lag_seconds=seconds,
                                  partitions=sum(counts.get(t, 0) for t in app.topics), stale=stale)
         missing = tuple(t for t in app.topics if not counts.get(t))
-        return GroupReport(snapshot, state, members, lags, missing)
+        return GroupReport(snapshot=snapshot, state=state, members=members, per_partition=lags, missing_topics=missing)
 
     def forget(self, key: tuple[str, str]) -> None:
         self.progress.pop(key, None)

@@ -34,9 +34,11 @@ class Scaling(BaseModel):
         return self
 
     def policy(self) -> ScalingPolicy:
-        return ScalingPolicy(self.min_replicas, self.max_replicas, self.lag_threshold, self.activation_lag_threshold,
-                             self.max_lag_seconds, self.scale_down.stabilization_window_seconds,
-                             self.allow_idle_consumers)
+        return ScalingPolicy(min_replicas=self.min_replicas, max_replicas=self.max_replicas,
+                             lag_threshold=self.lag_threshold, activation_lag_threshold=self.activation_lag_threshold,
+                             max_lag_seconds=self.max_lag_seconds,
+                             stabilization_window_seconds=self.scale_down.stabilization_window_seconds,
+                             allow_idle_consumers=self.allow_idle_consumers)
 
 
 class ConsumerAppSpec(BaseModel):

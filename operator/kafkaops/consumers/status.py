@@ -17,7 +17,3 @@ def status_write_due(status: Mapping[str, Any], changes: Mapping[str, Any], last
     if not set(changes) <= LAG_FIELDS or last_written is None or now - last_written >= LAG_STATUS_INTERVAL:
         return True
     return "totalLag" in changes and (status.get("totalLag") == 0) != (changes["totalLag"] == 0)
-
-
-def changed_fields(status: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in new.items() if status.get(key) != value}

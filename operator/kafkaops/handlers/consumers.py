@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -22,9 +21,7 @@ import kopf
 
 from kafkaops import GROUP, VERSION
 from kafkaops.changes import handled
-from kafkaops.conditions import find_condition, set_condition, utc_now
-from kafkaops.consumers.autoscale import Stabilizer, recommend
-from kafkaops.consumers.collector import AppQuery, GroupReport, LagCollector
+from kafkaops.conditions import changed_fields, ready_condition, set_condition
 from kafkaops.consumers.deployment import (
     APP_LABEL,
     APPLY_MANAGER,
@@ -37,16 +34,15 @@ from kafkaops.consumers.deployment import (
     needs_apply,
 )
 from kafkaops.consumers.spec import ConsumerAppSpec, parse_consumer_spec
-from kafkaops.consumers.status import changed_fields, status_write_due
 from kafkaops.handlers.controller import Controller, Key, key_of, retried
 from kafkaops.kube import api
 from kafkaops.kube.events import post_event
-from kafkaops.metrics import LAG_COLLECTION_SECONDS, RECONCILIATIONS, GroupSample
-from kafkaops.types.errors import InvalidSpec, KafkaRejected, KafkaUnavailable
+from kafkaops.metrics import RECONCILIATIONS
+from kafkaops.settings import Settings
+from kafkaops.types.errors import InvalidSpec
 from kafkaops.workqueue import StartupProgress
 
 PLURAL = "consumerapps"
-TICK_SECONDS = 1.0
 # Ready reasons the worker writes; the others (LagCollected, TopicNotFound, BrokerUnavailable) are
 # the scaler's, and a re-check that changes nothing must not overwrite them.
 APPLY_FAILURES = frozenset({"InvalidSpec", "DeploymentRejected"})
@@ -90,7 +86,7 @@ def slim_app(body: Mapping[str, Any]) -> dict[str, Any]:
 class ConsumerController(Controller):
     """ConsumerApps and the Deployments they own, and the one lock per app both writers take."""
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Settings) -> None:
         super().__init__("ConsumerApp", PLURAL, settings.max_concurrent_reconciles)
         self.settings = settings
         self.deployments: dict[Key, DeploymentView] = {}
@@ -196,7 +192,7 @@ class ConsumerController(Controller):
             log.info("ConsumerApp %s/%s: Deployment %s with %d replicas", *key,
                      "restored" if view is not None and not new_generation else "applied", replicas,
                      extra={"consumerapp": key[1], "namespace": key[0], "reason": "DeploymentApplied"})
-        previous = (find_condition(conditions, "Ready") or {}).get("reason")
+        previous = ready_condition(status).get("reason")
         if new_generation or previous in APPLY_FAILURES or previous is None:
             await self.write_status(key, body, {
                 "observedGeneration": generation, "groupId": spec.group(meta["name"]),
@@ -208,7 +204,7 @@ class ConsumerController(Controller):
     async def report_failure(self, key: Key, body: dict[str, Any], reason: str, message: str) -> None:
         status = body.get("status") or {}
         generation = body["metadata"].get("generation", 0)
-        previous = find_condition(status.get("conditions") or [], "Ready") or {}
+        previous = ready_condition(status)
         await self.write_status(key, body, {
             "observedGeneration": generation,
             "conditions": set_condition(status.get("conditions") or [], type_="Ready", status=False, reason=reason,
@@ -243,151 +239,11 @@ async def apply_deployment(manifest: Mapping[str, Any]) -> None:
                                        _content_type="application/apply-patch+yaml", _preload_content=False))
 
 
-class Scaler:
-    """The scaler loop's memory: lag history, stabilizers, when each app was last polled, and
-    what the last poll saw of each app (served to Prometheus)."""
-
-    def __init__(self) -> None:
-        self.collector = LagCollector()
-        self.stabilizers: dict[Key, Stabilizer] = {}
-        self.polled: dict[Key, float] = {}
-        self.samples: dict[Key, GroupSample] = {}
-        self.status_written: dict[Key, float] = {}
-
-    def due(self, apps: list[tuple[dict[str, Any], ConsumerAppSpec]], now: float
-            ) -> list[tuple[dict[str, Any], ConsumerAppSpec]]:
-        return [(body, spec) for body, spec in apps
-                if now - self.polled.get(key_of(body), float("-inf")) >= spec.scaling.poll_interval_seconds]
-
-    def prune(self, live: set[Key]) -> None:
-        for key in set(self.polled) - live:
-            self.polled.pop(key, None)
-            self.stabilizers.pop(key, None)
-            self.samples.pop(key, None)
-            self.status_written.pop(key, None)
-            self.collector.forget(key)
-
-
-def scalable(controller: ConsumerController) -> Iterable[tuple[dict[str, Any], ConsumerAppSpec]]:
-    """Apps whose current generation the worker has applied, with a valid spec."""
-    for body in list(controller.bodies.values()):
-        if handled(body) and not body["metadata"].get("deletionTimestamp"):
-            spec = controller.spec_of(body)
-            if spec is not None:
-                yield body, spec
-
-
-async def scale_once(admin: Any, controller: ConsumerController, scaler: Scaler) -> None:
-    """One cycle: collect lag for the apps that are due, decide, apply replicas, write status."""
-    now = time.time()
-    apps = list(scalable(controller))
-    scaler.prune({key_of(b) for b, _ in apps})
-    due = scaler.due(apps, now)
-    if not due:
-        return
-    for body, _ in due:
-        scaler.polled[key_of(body)] = now
-    queries = [AppQuery(key_of(b), s.group(b["metadata"]["name"]), s.topics, s.auto_offset_reset,
-                        stale_after_seconds=max(s.scaling.scale_down.stabilization_window_seconds,
-                                                3 * s.scaling.poll_interval_seconds)) for b, s in due]
-    try:
-        with LAG_COLLECTION_SECONDS.time():
-            reports: dict[Key, GroupReport] | None = await scaler.collector.collect(admin, queries, now)
-        problem = ""
-    except (KafkaUnavailable, KafkaRejected) as error:
-        reports, problem = None, str(error)
-        log.warning("lag collection failed, replicas of %d ConsumerApps left as they are: %s", len(due), problem)
-    results = await asyncio.gather(*(scale_app(controller, key_of(body), spec, reports, problem, scaler, now)
-                                     for body, spec in due), return_exceptions=True)
-    for error in (r for r in results if isinstance(r, BaseException)):
-        if not api.is_namespace_terminating(error):
-            log.warning("scaling one ConsumerApp failed: %s", error)
-
-
-async def scale_app(controller: ConsumerController, key: Key, spec: ConsumerAppSpec,
-                    reports: dict[Key, GroupReport] | None, problem: str, scaler: Scaler, now: float) -> None:
-    async with controller.lock(key):
-        body = controller.bodies.get(key)
-        deployment = controller.deployments.get(key)
-        if body is None or deployment is None or not handled(body):
-            return  # gone, not created yet (or being re-created), or a new spec the worker has not applied
-        await decide_and_scale(controller, key, body, spec, deployment, reports, problem, scaler, now)
-
-
-async def decide_and_scale(controller: ConsumerController, key: Key, body: dict[str, Any], spec: ConsumerAppSpec,
-                           deployment: DeploymentView, reports: dict[Key, GroupReport] | None, problem: str,
-                           scaler: Scaler, now: float) -> None:
-    status = body.get("status") or {}
-    generation = body["metadata"].get("generation")
-    conditions = status.get("conditions") or []
-    current = deployment.replicas
-    group = spec.group(body["metadata"]["name"])
-    new: dict[str, Any] = {"replicas": deployment.status_replicas, "readyReplicas": deployment.ready_replicas}
-    if reports is None:
-        new["conditions"] = set_condition(conditions, type_="Ready", status=False, reason="BrokerUnavailable",
-                                          message=f"lag unknown, replicas left at {current}: {problem}",
-                                          generation=generation)
-        scaler.samples[key] = GroupSample(*key, group, replicas=new["replicas"],
-                                          desired_replicas=int(status.get("desiredReplicas", current)), lag={})
-    else:
-        report = reports[key]
-        policy = spec.scaling.policy()
-        recommendation, reason = recommend(report.snapshot, policy, current)
-        decision = scaler.stabilizers.setdefault(key, Stabilizer.starting_at(current, now)).decide(
-            recommendation, reason, current, now, policy.stabilization_window_seconds)
-        new.update(desiredReplicas=decision.replicas, totalLag=report.snapshot.total_lag,
-                   lagSeconds=round(report.snapshot.lag_seconds, 1), partitions=report.snapshot.partitions,
-                   groupState=report.state, members=report.members)
-        scaler.samples[key] = GroupSample(*key, group, replicas=new["replicas"],
-                                          desired_replicas=decision.replicas, lag=report.per_partition,
-                                          lag_seconds=report.snapshot.lag_seconds, members=report.members)
-        if report.missing_topics:
-            message = (f"topic(s) {', '.join(report.missing_topics)} not found on the broker: group {group} has "
-                       "no lag there to scale by")
-            new["conditions"] = set_condition(conditions, type_="Ready", status=False, reason="TopicNotFound",
-                                              message=message, generation=generation)
-            if (find_condition(conditions, "Ready") or {}).get("reason") != "TopicNotFound":
-                await post_event(body, type="Warning", reason="TopicNotFound", message=message)
-        else:
-            new["conditions"] = set_condition(conditions, type_="Ready", status=True, reason="LagCollected",
-                                              message=f"lag of group {group} collected", generation=generation)
-        if decision.replicas != current or find_condition(conditions, "Scaling") is None:
-            # The last scaling decision, in words; kept until the next one so status does not churn.
-            new["conditions"] = set_condition(
-                new["conditions"], type_="Scaling", status=decision.replicas != current,
-                reason="ScaledUp" if decision.replicas > current else "ScaledDown" if decision.replicas < current
-                else "Steady", message=decision.reason, generation=generation)
-        if decision.replicas != current:
-            log.info("ConsumerApp %s/%s: scale %d -> %d: %s", *key, current, decision.replicas, decision.reason,
-                     extra={"consumerapp": key[1], "namespace": key[0], "reason": "Scaled",
-                            "replicas": decision.replicas, "totalLag": report.snapshot.total_lag})
-            await controller.set_replicas(key, decision.replicas)
-            new["lastScaleTime"] = utc_now()
-            await post_event(body, type="Normal", reason="Scaled",
-                             message=f"{current} -> {decision.replicas}: {decision.reason}")
-    changes = changed_fields(status, new)
-    # An app seen for the first time (after a restart too) has the status the last poll wrote: its lag
-    # figures are only due again after the usual interval, decisions and conditions at once.
-    last_written = scaler.status_written.setdefault(key, now)
-    if changes and status_write_due(status, changes, last_written, now):
-        await controller.write_status(key, body, changes)
-        scaler.status_written[key] = now
-
-
-async def scaler_loop(admin: Any, controller: ConsumerController, scaler: Scaler) -> None:
-    while True:
-        await asyncio.sleep(TICK_SECONDS)
-        try:
-            await scale_once(admin, controller, scaler)
-        except Exception:
-            log.exception("scaler cycle failed; trying again")
-
-
 @kopf.on.event(GROUP, VERSION, PLURAL)
 def consumerapp_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-    memo.consumers.on_app_event(event.get("type"), event["object"])
+    memo.runtime.consumers.on_app_event(event.get("type"), event["object"])
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={APP_LABEL: kopf.PRESENT})
 def deployment_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-    memo.consumers.on_deployment_event(event.get("type"), event["object"])
+    memo.runtime.consumers.on_deployment_event(event.get("type"), event["object"])

@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
+from kafkaops.backoff import backoff_delays
 from kafkaops.changes import wants_reconcile
 from kafkaops.kube import api
 from kafkaops.metrics import STARTUP_RECHECK, WORKQUEUE_DEPTH, WORKQUEUE_OLDEST
@@ -27,14 +28,14 @@ log = logging.getLogger(__name__)
 
 async def retried(what: str, attempt: Callable[[], Awaitable[T]]) -> T:
     """Until it works, with backoff: the API server may be restarting; readiness waits meanwhile."""
-    delay = 1.0
+    delays = backoff_delays(1.0, 30.0)
     while True:
         try:
             return await attempt()
         except Exception as error:
+            delay = next(delays)
             log.warning("%s failed (%s); again in %.0fs", what, error, delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
 
 
 def key_of(body: Any) -> Key:

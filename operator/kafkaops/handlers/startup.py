@@ -1,16 +1,19 @@
 """Operator start-up: kopf settings, the shared Kafka admin client, the two controllers and the
-operator-wide loops (work queues, drift check, scaler), all reached through ``memo``."""
+operator-wide loops (work queues, drift check, scaler), kept in one typed ``Runtime`` that kopf's
+``memo`` carries to the event handlers; at cleanup the loops stop and the Kafka clients close."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
 
 from kafkaops import metrics
-from kafkaops.handlers.consumers import ConsumerController, Scaler, scaler_loop
+from kafkaops.handlers.consumers import ConsumerController
+from kafkaops.handlers.scaler import ScalerState, scaler_loop
 from kafkaops.handlers.topics import TopicController, drift_loop, topic_samples
 from kafkaops.health import HEALTH
 from kafkaops.kafka.admin import KafkaAdmin
@@ -19,6 +22,41 @@ from kafkaops.settings import Settings
 # Keys waiting this long while no key at all was finished: the operator is wedged, and liveness says
 # so (a slow but moving queue is not). Well above the longest retry backoff (60 s) and request timeout.
 QUEUE_STALL_SECONDS = 300.0
+
+
+@dataclass
+class Runtime:
+    """Everything the running operator holds, typed (kopf's ``memo`` is an untyped namespace)."""
+
+    settings: Settings
+    admin: KafkaAdmin
+    topics: TopicController
+    consumers: ConsumerController
+    scaler: ScalerState = field(default_factory=ScalerState)
+    background: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def start(self) -> None:
+        """The operator-wide loops (not kopf timers: those put a finalizer on every object)."""
+        config, topics, consumers = self.settings, self.topics, self.consumers
+        self.background = [
+            asyncio.create_task(topics.run(topics.process), name="kafkatopic-workers"),
+            asyncio.create_task(consumers.run(consumers.process), name="consumerapp-workers"),
+            asyncio.create_task(topics.list_at_start(config.namespaces), name="kafkatopic-listing"),
+            asyncio.create_task(consumers.list_at_start(config.namespaces), name="consumerapp-listing"),
+            asyncio.create_task(consumers.list_deployments_at_start(config.namespaces), name="deployment-listing"),
+            asyncio.create_task(topics.slow_start_warnings(), name="kafkatopic-startup"),
+            asyncio.create_task(consumers.slow_start_warnings(), name="consumerapp-startup"),
+            asyncio.create_task(drift_loop(topics, config.drift_interval_seconds), name="drift-check"),
+            asyncio.create_task(scaler_loop(self.admin, consumers, self.scaler), name="consumer-scaler"),
+            asyncio.create_task(heartbeat(), name="heartbeat"),
+            asyncio.create_task(report_synced(topics, consumers), name="readiness"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
+        self.admin.close()
 
 
 async def heartbeat() -> None:
@@ -56,38 +94,23 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
     # kopf's per-object workers only copy an event into a cache: no limit is needed (a limit with
     # kopf indexes is what deadlocked start-up), and an idle worker is let go after a second.
     settings.queueing.idle_timeout = 1.0
-    memo.settings = config
-    memo.admin = KafkaAdmin(config.kafka_client_config(), linger=config.batch_linger_ms / 1000,
-                            mutation_linger=config.mutation_linger_ms / 1000,
-                            request_timeout=config.request_timeout_seconds)
-    memo.topics = topics = TopicController(memo.admin, config)
-    memo.consumers = consumers = ConsumerController(config)
-    scaler = Scaler()
-    # Operator-wide loops (not kopf timers: those put a finalizer on every object).
-    memo.background = [
-        asyncio.create_task(topics.run(topics.process), name="kafkatopic-workers"),
-        asyncio.create_task(consumers.run(consumers.process), name="consumerapp-workers"),
-        asyncio.create_task(topics.list_at_start(config.namespaces), name="kafkatopic-listing"),
-        asyncio.create_task(consumers.list_at_start(config.namespaces), name="consumerapp-listing"),
-        asyncio.create_task(consumers.list_deployments_at_start(config.namespaces), name="deployment-listing"),
-        asyncio.create_task(topics.slow_start_warnings(), name="kafkatopic-startup"),
-        asyncio.create_task(consumers.slow_start_warnings(), name="consumerapp-startup"),
-        asyncio.create_task(drift_loop(topics, config.drift_interval_seconds), name="drift-check"),
-        asyncio.create_task(scaler_loop(memo.admin, consumers, scaler), name="consumer-scaler"),
-        asyncio.create_task(heartbeat(), name="heartbeat"),
-        asyncio.create_task(report_synced(topics, consumers), name="readiness"),
-    ]
+    admin = KafkaAdmin(config.kafka_client_config(), linger=config.batch_linger_ms / 1000,
+                       mutation_linger=config.mutation_linger_ms / 1000, request_timeout=config.request_timeout_seconds)
+    runtime = Runtime(config, admin, TopicController(admin, config), ConsumerController(config))
+    memo.runtime = runtime
+    runtime.start()
+    topics, consumers = runtime.topics, runtime.consumers
     for controller in (topics, consumers):
         HEALTH.add_check(f"{controller.kind} queue", lambda c=controller: c.queue.stalled(QUEUE_STALL_SECONDS))
     metrics.STATE.topics = lambda: topic_samples(list(topics.bodies.values()))
-    metrics.STATE.groups = lambda: list(scaler.samples.values())
+    metrics.STATE.groups = lambda: list(runtime.scaler.samples.values())
     logger.info("%s", config.startup_summary())  # secrets redacted
 
 
 @kopf.on.cleanup()
 async def stop_background(memo: kopf.Memo, **_: Any) -> None:
-    for task in memo.get("background", []):
-        task.cancel()
-    await asyncio.gather(*memo.get("background", []), return_exceptions=True)
+    runtime: Runtime | None = memo.get("runtime")
+    if runtime is not None:
+        await runtime.stop()
     metrics.STATE.topics = metrics.STATE.groups = tuple
     HEALTH.set_synced(False)

@@ -21,11 +21,12 @@ import kopf
 
 from kafkaops import GROUP, VERSION, leadership
 from kafkaops.changes import handled
-from kafkaops.conditions import find_condition, set_condition
+from kafkaops.conditions import changed_fields, ready_condition, set_condition
 from kafkaops.handlers.controller import Controller, Key, key_of
 from kafkaops.kube import api
 from kafkaops.kube.events import post_event
 from kafkaops.metrics import DRIFT_CORRECTIONS, RECONCILE_SECONDS, RECONCILIATIONS, TopicSample
+from kafkaops.settings import Settings
 from kafkaops.topics.ownership import (
     MANAGED_ANNOTATION,
     PAUSED_ANNOTATION,
@@ -38,6 +39,7 @@ from kafkaops.topics.ownership import (
 )
 from kafkaops.topics.reconcile import TopicOutcome, reconcile_topic
 from kafkaops.types.errors import KafkaRejected, KafkaUnavailable
+from kafkaops.types.topics import TopicAdmin
 
 PLURAL = "kafkatopics"
 FINALIZER = f"{GROUP}/topic-deletion"
@@ -66,7 +68,7 @@ def topic_status(status: Mapping[str, Any], outcome: TopicOutcome, generation: i
         new["managedConfigKeys"] = list(outcome.owned_keys)
     new["conditions"] = set_condition(status.get("conditions") or [], type_="Ready", status=outcome.ready,
                                       reason=outcome.reason, message=outcome.message, generation=generation)
-    return {key: value for key, value in new.items() if status.get(key) != value}
+    return changed_fields(status, new)
 
 
 def kafka_topic_name(name: str, spec: Mapping[str, Any]) -> str:
@@ -96,7 +98,7 @@ def topic_samples(bodies: Iterable[Mapping[str, Any]]) -> Iterator[TopicSample]:
     """What Prometheus sees of every KafkaTopic, read from the cache at scrape time."""
     for body in bodies:
         meta, status = body["metadata"], body.get("status") or {}
-        ready = (find_condition(status.get("conditions") or [], "Ready") or {}).get("status") == "True"
+        ready = ready_condition(status).get("status") == "True"
         yield TopicSample(meta["namespace"], meta["name"],
                           status.get("topicName") or kafka_topic_name(meta["name"], body.get("spec") or {}),
                           status.get("partitions"), status.get("replicationFactor"), ready)
@@ -110,13 +112,13 @@ def claim_on(body: Mapping[str, Any]) -> tuple[str, Claim] | None:
     return kafka_topic_name(meta["name"], body.get("spec") or {}), claim_of(meta)
 
 
-async def evaluate(admin: Any, body: Mapping[str, Any], claims: Iterable[Claim]) -> TopicOutcome:
+async def decide_topic(admin: TopicAdmin, body: Mapping[str, Any], claims: Iterable[Claim]) -> TopicOutcome:
     """Decide and act for one KafkaTopic: a hold (unmanaged, paused, conflict) or a reconcile."""
     meta, spec, status = body["metadata"], body.get("spec") or {}, body.get("status") or {}
     topic = kafka_topic_name(meta["name"], spec)
     held: Hold | None = hold(meta.get("annotations") or {}, topic, claim_of(meta), claims)
     if held is not None:
-        previous = find_condition(status.get("conditions") or [], "Ready") or {}
+        previous = ready_condition(status)
         ready = held.ready if held.ready is not None else previous.get("status") == "True"
         return TopicOutcome(ready, held.reason, held.message, topic, owned_keys=None)
     started = time.perf_counter()
@@ -125,7 +127,7 @@ async def evaluate(admin: Any, body: Mapping[str, Any], claims: Iterable[Claim])
     RECONCILE_SECONDS.labels("KafkaTopic").observe(time.perf_counter() - started)
     result = "ok" if outcome.ready else ("retry" if outcome.transient else "error")
     RECONCILIATIONS.labels("KafkaTopic", result).inc()
-    previous = find_condition(status.get("conditions") or [], "Ready") or {}
+    previous = ready_condition(status)
     if (outcome.reason == "InSync" and previous.get("reason") in SUCCESS_REASONS
             and previous.get("observedGeneration") == meta.get("generation")):
         # Nothing happened: keep saying what last happened (Created, Updated...), write nothing.
@@ -133,10 +135,10 @@ async def evaluate(admin: Any, body: Mapping[str, Any], claims: Iterable[Claim])
     return outcome
 
 
-async def announce(body: Mapping[str, Any], outcome: TopicOutcome) -> None:
+async def post_outcome_event(body: Mapping[str, Any], outcome: TopicOutcome) -> None:
     """A Kubernetes Event when something was changed, or when a new problem appears."""
     status = body.get("status") or {}
-    previous = find_condition(status.get("conditions") or [], "Ready") or {}
+    previous = ready_condition(status)
     meta = body["metadata"]
     # One log line per decision; routine "nothing to do" checks only at debug level.
     log.log(logging.INFO if outcome.changed or not outcome.ready else logging.DEBUG,
@@ -147,8 +149,6 @@ async def announce(body: Mapping[str, Any], outcome: TopicOutcome) -> None:
         await post_event(body, type="Normal", reason=outcome.reason, message=outcome.message)
     elif not outcome.ready and previous.get("reason") != outcome.reason:
         await post_event(body, type="Warning", reason=outcome.reason, message=outcome.message)
-
-
 
 
 def deletes_topic(body: Mapping[str, Any]) -> bool:
@@ -168,7 +168,7 @@ def seconds_since(timestamp: str, now: datetime.datetime | None = None) -> float
 class TopicController(Controller):
     """The cache, the claims on Kafka topics, the queue, and what a worker does with a key."""
 
-    def __init__(self, admin: Any, settings: Any) -> None:
+    def __init__(self, admin: TopicAdmin, settings: Settings) -> None:
         super().__init__("KafkaTopic", PLURAL, settings.max_concurrent_reconciles)
         self.admin, self.settings = admin, settings
         self.claims: dict[str, dict[Key, Claim]] = {}
@@ -215,11 +215,11 @@ class TopicController(Controller):
 
     async def reconcile(self, key: Key, body: dict[str, Any]) -> None:
         await self.keep_finalizer(key, body)
-        outcome = await evaluate(self.admin, body, self.claims_on(kafka_topic_name(key[1], body.get("spec") or {})))
+        outcome = await decide_topic(self.admin, body, self.claims_on(kafka_topic_name(key[1], body.get("spec") or {})))
         changes = topic_status(body.get("status") or {}, outcome, body["metadata"].get("generation", 0))
         if changes:
             await api.patch_status(PLURAL, *key, changes)
-        await announce(body, outcome)
+        await post_outcome_event(body, outcome)
         if outcome.changed and handled(body):
             DRIFT_CORRECTIONS.inc()  # the spec was already applied: someone changed the topic behind us
         self.merge_status(key, changes)
@@ -292,7 +292,7 @@ class TopicController(Controller):
 
 
 def needs_drift_check(body: Mapping[str, Any]) -> bool:
-    ready = find_condition((body.get("status") or {}).get("conditions") or [], "Ready") or {}
+    ready = ready_condition(body.get("status") or {})
     return not body["metadata"].get("deletionTimestamp") and ready.get("reason") not in SETTLED_FAILURES
 
 
@@ -305,4 +305,4 @@ async def drift_loop(controller: TopicController, interval: float) -> None:
 @kopf.on.event(GROUP, VERSION, PLURAL)
 def kafkatopic_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     """Cheap on purpose: copy into the cache, enqueue; the work happens in the queue's workers."""
-    memo.topics.on_event(event.get("type"), event["object"])
+    memo.runtime.topics.on_event(event.get("type"), event["object"])

@@ -179,15 +179,3 @@ def ensure_helm() -> Path:
         return path
     ldflags = helm_ldflags(HELM_VERSION, _module_file(HELM_VERSION, "helm.sh/helm/v3").read_text())
     return go_install(path, f"helm.sh/helm/v3/cmd/helm@{HELM_VERSION}", ldflags, f"helm {HELM_VERSION}")
-    if shutil.which("go") is None:
-        raise HarnessError("Go is needed to build helm (go not on PATH)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    env = go_env(Path.cwd())
-    env["GOBIN"] = str(path.parent)
-    progress(f"building helm {HELM_VERSION} into {path.parent} (cold: a few minutes on 2 cores)")
-    started = time.monotonic()
-    ldflags = helm_ldflags(HELM_VERSION, _module_file(HELM_VERSION, "helm.sh/helm/v3").read_text())
-    run_logged(["go", "install", "-trimpath", "-ldflags", ldflags, f"helm.sh/helm/v3/cmd/helm@{HELM_VERSION}"],
-               path.parent.parent / "build.log", env=env, what="building helm")
-    progress(f"built helm in {time.monotonic() - started:.0f}s")
-    return path

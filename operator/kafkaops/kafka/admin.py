@@ -30,7 +30,7 @@ from confluent_kafka.admin import (
 
 from kafkaops.kafka.batching import Batcher
 from kafkaops.kafka.errors import translate
-from kafkaops.kafka.python_admin import PythonAdmin
+from kafkaops.kafka.fallback_admin import FallbackAdmin
 from kafkaops.metrics import admin_request
 from kafkaops.types.errors import KafkaRejected, TopicMissing
 from kafkaops.types.topics import ConfigChange, ObservedTopic, TopicCreation
@@ -73,13 +73,19 @@ def _dedupe(names: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _fan_out(names: Sequence[str], unique: Sequence[str], answers: Sequence[Any]) -> list[Any]:
+    """Each caller's answer, in the callers' order, from one answer per distinct name."""
+    by_name = dict(zip(unique, answers, strict=True))
+    return [by_name[name] for name in names]
+
+
 class KafkaAdmin:
     def __init__(self, client_config: Mapping[str, Any], *, linger: float = 0.05, mutation_linger: float = 0.1,
                  request_timeout: float = 30.0, max_records: int = MAX_METADATA_RECORDS) -> None:
         config = dict(client_config)
         config.setdefault("logger", logging.getLogger("kafkaops.kafka.librdkafka"))
         self._client = AdminClient(config)
-        self._python = PythonAdmin(client_config, request_timeout)
+        self._fallback = FallbackAdmin(client_config, request_timeout)
         self._timeout = request_timeout
         self._describe_topics = Batcher("describe_topics", self._send_describe_topics, linger=linger)
         self._describe_configs = Batcher("describe_configs", self._send_describe_configs, linger=linger)
@@ -140,10 +146,6 @@ class KafkaAdmin:
     async def validate_config_changes(self, changes: Sequence[ConfigChange]) -> list[Exception | None]:
         return await self._send_alter_configs(changes, validate_only=True) if changes else []
 
-    async def list_topic_names(self) -> set[str]:
-        metadata = await asyncio.to_thread(self._client.list_topics, timeout=self._timeout)
-        return {name for name in metadata.topics if not name.startswith("__")}
-
     # ---- consumer groups: one request per kind per collection cycle ------------------------
 
     async def partition_counts(self, topics: Sequence[str]) -> dict[str, int]:
@@ -195,8 +197,8 @@ class KafkaAdmin:
         return result
 
     async def committed_offsets(self, groups: Sequence[str]) -> dict[str, dict[tuple[str, int], int]]:
-        """Committed offsets of every group, batched per coordinator (see ``python_admin``)."""
-        return await self._python.committed(groups)
+        """Committed offsets of every group, batched per coordinator (see ``fallback_admin``)."""
+        return await self._fallback.committed(groups)
 
     # ---- replication factor: partition reassignment (kafka-python; confluent-kafka has none) --
 
@@ -210,27 +212,26 @@ class KafkaAdmin:
         return sorted(node.id for node in description.nodes)
 
     async def reassign(self, topic: str, assignment: Mapping[int, Sequence[int]]) -> None:
-        await self._python.reassign(topic, assignment)
+        await self._fallback.reassign(topic, assignment)
 
     async def reassigning(self, topic: str, partitions: int) -> bool:
-        return await self._python.reassigning(topic, partitions)
+        return await self._fallback.reassigning(topic, partitions)
 
     # ---- batched senders: one admin request per batch -----------------------------------
 
+    async def _request(self, method: Any, argument: Any, keys: Sequence[Any], **options: Any) -> list[Any]:
+        """One admin request; per key of its futures, the result or the translated error."""
+        return await _settle(self._call(method, argument, request_timeout=self._timeout, **options), keys)
+
     async def _send_describe_topics(self, names: Sequence[str]) -> list[Any]:
         unique = _dedupe(names)
-        futures = self._call(self._client.describe_topics, TopicCollection(unique),
-                             request_timeout=self._timeout)
-        by_name = dict(zip(unique, await _settle(futures, unique), strict=True))
-        return [by_name[n] for n in names]
+        return _fan_out(names, unique, await self._request(self._client.describe_topics, TopicCollection(unique),
+                                                           unique))
 
     async def _send_describe_configs(self, names: Sequence[str]) -> list[Any]:
         unique = _dedupe(names)
         resources = [ConfigResource(ResourceType.TOPIC, n) for n in unique]
-        futures = self._call(self._client.describe_configs, resources, request_timeout=self._timeout)
-        settled = await _settle(futures, resources)
-        by_name = dict(zip(unique, settled, strict=True))
-        return [by_name[n] for n in names]
+        return _fan_out(names, unique, await self._request(self._client.describe_configs, resources, resources))
 
     async def _send_create_topics(self, creations: Sequence[TopicCreation], validate_only: bool = False
                                   ) -> list[Any]:
@@ -240,9 +241,9 @@ class KafkaAdmin:
         new_topics = [NewTopic(c.name, num_partitions=c.partitions,
                                replication_factor=c.replication_factor or -1, config=dict(c.config))
                       for c in first.values()]
-        futures = self._call(self._client.create_topics, new_topics, operation_timeout=self._timeout,
-                             request_timeout=self._timeout, validate_only=validate_only)
-        by_name = dict(zip(first, await _settle(futures, list(first)), strict=True))
+        answers = await self._request(self._client.create_topics, new_topics, list(first),
+                                      operation_timeout=self._timeout, validate_only=validate_only)
+        by_name = dict(zip(first, answers, strict=True))
         return [by_name[c.name] if first[c.name] is c
                 else KafkaRejected("TopicAlreadyExists", f"topic {c.name!r} is being created by another request")
                 for c in creations]
@@ -252,12 +253,10 @@ class KafkaAdmin:
         totals: dict[str, int] = {}
         for name, total in requests:
             totals[name] = max(total, totals.get(name, 0))
-        futures = self._call(self._client.create_partitions,
-                             [NewPartitions(n, t) for n, t in totals.items()],
-                             operation_timeout=self._timeout, request_timeout=self._timeout,
-                             validate_only=validate_only)
-        by_name = dict(zip(totals, await _settle(futures, list(totals)), strict=True))
-        return [by_name[name] for name, _ in requests]
+        answers = await self._request(self._client.create_partitions,
+                                      [NewPartitions(n, t) for n, t in totals.items()], list(totals),
+                                      operation_timeout=self._timeout, validate_only=validate_only)
+        return _fan_out([name for name, _ in requests], list(totals), answers)
 
     async def _send_alter_configs(self, changes: Sequence[ConfigChange], validate_only: bool = False) -> list[Any]:
         merged: dict[str, list[ConfigEntry]] = {}
@@ -267,20 +266,20 @@ class KafkaAdmin:
                         for k, v in change.set.items()]
             entries += [ConfigEntry(k, None, incremental_operation=AlterConfigOpType.DELETE)
                         for k in change.reset]
-        resources = {name: ConfigResource(ResourceType.TOPIC, name, incremental_configs=entries)
-                     for name, entries in merged.items()}
-        futures = self._call(self._client.incremental_alter_configs, list(resources.values()),
-                             request_timeout=self._timeout, validate_only=validate_only)
-        keys = list(resources.values())
-        by_name = dict(zip(resources, await _settle(futures, keys), strict=True))
-        return [by_name[c.name] for c in changes]
+        resources = [ConfigResource(ResourceType.TOPIC, name, incremental_configs=entries)
+                     for name, entries in merged.items()]
+        answers = await self._request(self._client.incremental_alter_configs, resources, resources,
+                                      validate_only=validate_only)
+        return _fan_out([c.name for c in changes], list(merged), answers)
 
     async def _send_delete_topics(self, names: Sequence[str]) -> list[Any]:
         unique = _dedupe(names)
-        futures = self._call(self._client.delete_topics, unique, operation_timeout=self._timeout,
-                             request_timeout=self._timeout)
-        by_name = dict(zip(unique, await _settle(futures, unique), strict=True))
-        return [by_name[n] for n in names]
+        return _fan_out(names, unique, await self._request(self._client.delete_topics, unique, unique,
+                                                           operation_timeout=self._timeout))
+
+    def close(self) -> None:
+        """Close the kafka-python client's connections (librdkafka's handle goes with the object)."""
+        self._fallback.close()
 
     @staticmethod
     def _call(method: Any, *args: Any, **kwargs: Any) -> Any:

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kafkaops.backoff import backoff_delays
 from kafkaops.topics.plan import TopicPlan, plan_topic
 from kafkaops.topics.spec import TopicSpec, parse_topic_spec
 from kafkaops.types.errors import InvalidSpec, KafkaRejected, KafkaUnavailable
@@ -49,15 +50,15 @@ async def describe_when_visible(admin: TopicAdmin, topic: str, partitions: int |
     many topics waiting at once are still coalesced into one request per round."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    delay = 0.1
-    while True:
+    observed = None
+    for delay in backoff_delays(0.1, 2.0):
         observed = await admin.describe_topic(topic, with_config=False)
         if observed is not None and observed.partitions >= (partitions or 0):
             return observed
         if loop.time() + delay > deadline:
-            return observed
+            break
         await asyncio.sleep(delay)
-        delay = min(delay * 2, 2.0)
+    return observed
 
 
 def _summary(plan: TopicPlan, spec: TopicSpec, adopting: bool) -> tuple[str, str]:

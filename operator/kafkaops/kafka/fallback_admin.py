@@ -64,8 +64,9 @@ def python_client_config(client_config: Mapping[str, Any], request_timeout: floa
     return config
 
 
-class PythonAdmin:
-    """One kafka-python admin client, created on first use and again after a failure."""
+class FallbackAdmin:
+    """The calls confluent-kafka lacks or gets wrong, through one kafka-python admin client (created
+    on first use and again after a failure)."""
 
     def __init__(self, client_config: Mapping[str, Any], request_timeout: float) -> None:
         self._config = python_client_config(client_config, request_timeout)

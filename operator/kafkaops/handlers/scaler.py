@@ -1,0 +1,139 @@
+"""The operator-wide scaler loop: once a tick, collect the lag of every ConsumerApp whose poll is
+due in one batched collection, then for each app take its lock, gather the inputs, let
+``consumers.scaling.decide_scaling`` decide, and carry out what it decided (replicas through the
+scale subresource, Events, one status patch)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafkaops.changes import handled
+from kafkaops.conditions import utc_now
+from kafkaops.consumers.autoscale import Stabilizer
+from kafkaops.consumers.collector import GroupReport, LagCollector
+from kafkaops.consumers.scaling import ScalingInputs, ScalingOutcome, decide_scaling, lag_query
+from kafkaops.consumers.spec import ConsumerAppSpec
+from kafkaops.handlers.consumers import ConsumerController
+from kafkaops.handlers.controller import Key, key_of
+from kafkaops.kube import api
+from kafkaops.kube.events import post_event
+from kafkaops.metrics import LAG_COLLECTION_SECONDS, GroupSample
+from kafkaops.types.errors import KafkaRejected, KafkaUnavailable
+from kafkaops.types.groups import GroupReader
+
+TICK_SECONDS = 1.0
+log = logging.getLogger(__name__)
+App = tuple[dict[str, Any], ConsumerAppSpec]
+
+
+@dataclass
+class ScalerState:
+    """What the loop remembers between cycles: lag history, stabilizers, when each app was last
+    polled and its status last written, and what the last poll saw (served to Prometheus)."""
+
+    collector: LagCollector = field(default_factory=LagCollector)
+    stabilizers: dict[Key, Stabilizer] = field(default_factory=dict)
+    polled: dict[Key, float] = field(default_factory=dict)
+    samples: dict[Key, GroupSample] = field(default_factory=dict)
+    status_written: dict[Key, float] = field(default_factory=dict)
+
+    def due(self, apps: list[App], now: float) -> list[App]:
+        return [(body, spec) for body, spec in apps
+                if now - self.polled.get(key_of(body), float("-inf")) >= spec.scaling.poll_interval_seconds]
+
+    def prune(self, live: set[Key]) -> None:
+        for key in set(self.polled) - live:
+            self.polled.pop(key, None)
+            self.stabilizers.pop(key, None)
+            self.samples.pop(key, None)
+            self.status_written.pop(key, None)
+            self.collector.forget(key)
+
+
+def scalable(controller: ConsumerController) -> Iterable[App]:
+    """Apps whose current generation the worker has applied, with a valid spec."""
+    for body in list(controller.bodies.values()):
+        if handled(body) and not body["metadata"].get("deletionTimestamp"):
+            spec = controller.spec_of(body)
+            if spec is not None:
+                yield body, spec
+
+
+async def scale_once(admin: GroupReader, controller: ConsumerController, state: ScalerState) -> None:
+    """One cycle: collect lag for the apps that are due, then decide and carry out per app."""
+    now = time.time()
+    apps = list(scalable(controller))
+    state.prune({key_of(b) for b, _ in apps})
+    due = state.due(apps, now)
+    if not due:
+        return
+    for body, _ in due:
+        state.polled[key_of(body)] = now
+    queries = [lag_query(key_of(body), body["metadata"]["name"], spec) for body, spec in due]
+    try:
+        with LAG_COLLECTION_SECONDS.time():
+            reports: dict[Key, GroupReport] | None = await state.collector.collect(admin, queries, now)
+        problem = ""
+    except (KafkaUnavailable, KafkaRejected) as error:
+        reports, problem = None, str(error)
+        log.warning("lag collection failed, replicas of %d ConsumerApps left as they are: %s", len(due), problem)
+    results = await asyncio.gather(*(scale_app(controller, key_of(body), spec, reports, problem, state, now)
+                                     for body, spec in due), return_exceptions=True)
+    for error in (r for r in results if isinstance(r, BaseException)):
+        if not api.is_namespace_terminating(error):
+            log.warning("scaling one ConsumerApp failed: %s", error)
+
+
+async def scale_app(controller: ConsumerController, key: Key, spec: ConsumerAppSpec,
+                    reports: dict[Key, GroupReport] | None, problem: str, state: ScalerState, now: float) -> None:
+    async with controller.lock(key):
+        body = controller.bodies.get(key)
+        deployment = controller.deployments.get(key)
+        if body is None or deployment is None or not handled(body):
+            return  # gone, not created yet (or being re-created), or a new spec the worker has not applied
+        report = reports[key] if reports is not None else None
+        group = spec.group(key[1])
+        # An app seen for the first time (after a restart too) has the status the last poll wrote: its lag
+        # figures are only due again after the usual interval, decisions and conditions at once.
+        last_written = state.status_written.setdefault(key, now)
+        outcome = decide_scaling(ScalingInputs(
+            group=group, generation=body["metadata"].get("generation"), status=body.get("status") or {},
+            deployment=deployment, policy=spec.scaling.policy(), report=report, problem=problem,
+            stabilizer=state.stabilizers.setdefault(key, Stabilizer.starting_at(deployment.replicas, now)),
+            now=now, timestamp=utc_now(), last_status_write=last_written))
+        state.samples[key] = GroupSample(
+            *key, group, replicas=deployment.status_replicas,
+            desired_replicas=outcome.desired_replicas, lag=report.per_partition if report else {},
+            lag_seconds=report.snapshot.lag_seconds if report else None, members=report.members if report else None)
+        await carry_out(controller, key, body, outcome, deployment.replicas,
+                        report.snapshot.total_lag if report else None)
+        if outcome.status_changes:
+            state.status_written[key] = now
+
+
+async def carry_out(controller: ConsumerController, key: Key, body: dict[str, Any], outcome: ScalingOutcome,
+                    current: int, total_lag: int | None) -> None:
+    """Replicas first, then the Events, then the status that says so (call with the app's lock held)."""
+    if outcome.replicas is not None and outcome.decision is not None:
+        log.info("ConsumerApp %s/%s: scale %d -> %d: %s", *key, current, outcome.replicas, outcome.decision.reason,
+                 extra={"consumerapp": key[1], "namespace": key[0], "reason": "Scaled",
+                        "replicas": outcome.replicas, "totalLag": total_lag})
+        await controller.set_replicas(key, outcome.replicas)
+    for event in outcome.events:
+        await post_event(body, type=event.type, reason=event.reason, message=event.message)
+    if outcome.status_changes:
+        await controller.write_status(key, body, outcome.status_changes)
+
+
+async def scaler_loop(admin: GroupReader, controller: ConsumerController, state: ScalerState) -> None:
+    while True:
+        await asyncio.sleep(TICK_SECONDS)
+        try:
+            await scale_once(admin, controller, state)
+        except Exception:
+            log.exception("scaler cycle failed; trying again")

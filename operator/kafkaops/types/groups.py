@@ -1,0 +1,13 @@
+"""What lag collection needs from the Kafka adapter: one batched request per kind per cycle."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+
+class GroupReader(Protocol):
+    async def partition_counts(self, topics: Sequence[str]) -> dict[str, int]: ...
+    async def log_offsets(self, partitions: Sequence[tuple[str, int]], spec: str) -> dict[tuple[str, int], int]: ...
+    async def describe_groups(self, groups: Sequence[str]) -> dict[str, tuple[str, int]]: ...
+    async def committed_offsets(self, groups: Sequence[str]) -> dict[str, dict[tuple[str, int], int]]: ...
