@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kafkaops.consumers.autoscale import ScalingPolicy
-from kafkaops.types.specs import check_topic_name, parse_spec
+from kafkaops.types.specs import ClusterRef, check_topic_name, cluster_name, parse_spec
 
 
 class ScaleDown(BaseModel):
@@ -41,8 +41,20 @@ class Scaling(BaseModel):
                              allow_idle_consumers=self.allow_idle_consumers)
 
 
+class CredentialsSecretRef(BaseModel):
+    """A Secret in the app's namespace with its SASL username and password (pods cannot read
+    Secrets of other namespaces, so the KafkaCluster's own credentials are never handed out)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
+    name: str = Field(min_length=1, max_length=253)
+    username_key: str = Field("username", alias="usernameKey", min_length=1)
+    password_key: str = Field("password", alias="passwordKey", min_length=1)
+
+
 class ConsumerAppSpec(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
+    cluster_ref: ClusterRef | None = Field(None, alias="clusterRef")
+    credentials_secret_ref: CredentialsSecretRef | None = Field(None, alias="credentialsSecretRef")
     group_id: str | None = Field(None, alias="groupId", min_length=1, max_length=255)
     topics: tuple[str, ...] = Field(min_length=1)
     auto_offset_reset: Literal["earliest", "latest"] = Field("latest", alias="autoOffsetReset")
@@ -60,6 +72,10 @@ class ConsumerAppSpec(BaseModel):
 
     def group(self, resource_name: str) -> str:
         return self.group_id or resource_name
+
+    @property
+    def cluster(self) -> str:
+        return cluster_name(self.cluster_ref)
 
 
 def parse_consumer_spec(spec: Any) -> ConsumerAppSpec:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from kafkaops.types.specs import check_topic_name, parse_spec
+from kafkaops.types.specs import ClusterRef, check_topic_name, cluster_name, parse_spec
 
 
 def config_value(value: Any) -> str:
@@ -24,6 +24,7 @@ def config_value(value: Any) -> str:
 class TopicSpec(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
 
+    cluster_ref: ClusterRef | None = Field(None, alias="clusterRef")
     topic_name: str | None = Field(None, alias="topicName")
     partitions: int = Field(ge=1, le=1_000_000)
     replication_factor: int | None = Field(None, alias="replicationFactor", ge=1, le=32767)
@@ -46,6 +47,10 @@ class TopicSpec(BaseModel):
 
     def kafka_name(self, resource_name: str) -> str:
         return self.topic_name or resource_name
+
+    @property
+    def cluster(self) -> str:
+        return cluster_name(self.cluster_ref)
 
 
 def parse_topic_spec(spec: Any) -> TopicSpec:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kafkaops.types.errors import InvalidSpec
 
@@ -14,6 +14,19 @@ from kafkaops.types.errors import InvalidSpec
 TOPIC_NAME_PATTERN = r"^[a-zA-Z0-9._-]{1,249}$"
 MAX_TOPIC_NAME_LENGTH = 249
 ModelT = TypeVar("ModelT", bound=BaseModel)
+# The KafkaCluster objects without a clusterRef live on: the one the operator's environment configures.
+DEFAULT_CLUSTER = "default"
+
+
+class ClusterRef(BaseModel):
+    """``spec.clusterRef``: which KafkaCluster a KafkaTopic or ConsumerApp lives on."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1, max_length=253)
+
+
+def cluster_name(ref: ClusterRef | None) -> str:
+    return ref.name if ref is not None else DEFAULT_CLUSTER
 
 
 def check_topic_name(name: str) -> str:
