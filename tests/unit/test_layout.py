@@ -17,7 +17,7 @@ from kafkaops.topics.spec import MAX_TOPIC_NAME_LENGTH, TOPIC_NAME_PATTERN, Topi
 pytestmark = pytest.mark.unit
 REPO = Path(__file__).resolve().parents[2]
 PURE_MODULES = ["topics/spec.py", "topics/plan.py", "conditions.py", "settings.py", "leadership.py", "health.py",
-                "clusters/spec.py", "clusters/credentials.py", "types/clusters.py"]
+                "clusters/spec.py", "clusters/credentials.py", "clusters/status.py", "types/clusters.py"]
 
 
 def test_stdlib_operator_is_not_shadowed():
