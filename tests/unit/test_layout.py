@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import sys
 import sysconfig
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from kafkaops.types.specs import MAX_TOPIC_NAME_LENGTH, TOPIC_NAME_PATTERN
 pytestmark = pytest.mark.unit
 REPO = Path(__file__).resolve().parents[2]
 PURE_MODULES = ["topics/spec.py", "topics/plan.py", "conditions.py", "settings.py", "leadership.py", "health.py",
-                "consumers/scaling.py", "types/topics.py", "types/errors.py", "types/groups.py"]
+                "consumers/scaling.py", "types/topics.py", "types/errors.py", "types/groups.py",
+                "clusters/spec.py", "clusters/credentials.py", "clusters/status.py", "types/clusters.py"]
 
 
 def test_stdlib_operator_is_not_shadowed():
@@ -33,6 +35,20 @@ def test_pure_modules_import_neither_kopf_nor_confluent_kafka(module):
     imported |= {node.module.split(".")[0] for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom) and node.module}
     assert not imported & {"kopf", "confluent_kafka", "kubernetes"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    return names | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "operator" / "kafkaops" / "types").glob("*.py")), ids=lambda p: p.name)
+def test_types_import_only_the_standard_library_and_each_other(path):
+    """types/ sits below both the domain and the adapters: neither may leak into it."""
+    for name in _imports(path):
+        top = name.split(".")[0]
+        assert top == "__future__" or top in sys.stdlib_module_names or name.startswith("kafkaops.types"), name
 
 
 def test_crd_schema_agrees_with_the_spec_model():

@@ -81,11 +81,14 @@ def _fan_out(names: Sequence[str], unique: Sequence[str], answers: Sequence[Any]
 
 class KafkaAdmin:
     def __init__(self, client_config: Mapping[str, Any], *, linger: float = 0.05, mutation_linger: float = 0.1,
-                 request_timeout: float = 30.0, max_records: int = MAX_METADATA_RECORDS) -> None:
+                 request_timeout: float = 30.0, max_records: int = MAX_METADATA_RECORDS,
+                 python_config: Mapping[str, Any] | None = None) -> None:
+        """``python_config``: kafka-python arguments made for the same cluster (``kafka.connection``
+        builds both from a KafkaCluster); by default they are translated from ``client_config``."""
         config = dict(client_config)
         config.setdefault("logger", logging.getLogger("kafkaops.kafka.librdkafka"))
         self._client = AdminClient(config)
-        self._fallback = FallbackAdmin(client_config, request_timeout)
+        self._fallback = FallbackAdmin(client_config, request_timeout, config=python_config)
         self._timeout = request_timeout
         self._describe_topics = Batcher("describe_topics", self._send_describe_topics, linger=linger)
         self._describe_configs = Batcher("describe_configs", self._send_describe_configs, linger=linger)

@@ -59,6 +59,8 @@ def python_client_config(client_config: Mapping[str, Any], request_timeout: floa
     for key, value in client_config.items():
         if key in _PROPERTY_NAMES:
             config[_PROPERTY_NAMES[key]] = value.upper() if key == "security.protocol" else value
+        elif key == "ssl.endpoint.identification.algorithm":  # librdkafka's "none" turns the name check off
+            config["ssl_check_hostname"] = str(value).lower() != "none"
         elif key not in _IGNORED:
             log.debug("committed offsets: librdkafka property %s has no kafka-python equivalent", key)
     return config
@@ -68,8 +70,10 @@ class FallbackAdmin:
     """The calls confluent-kafka lacks or gets wrong, through one kafka-python admin client (created
     on first use and again after a failure)."""
 
-    def __init__(self, client_config: Mapping[str, Any], request_timeout: float) -> None:
-        self._config = python_client_config(client_config, request_timeout)
+    def __init__(self, client_config: Mapping[str, Any], request_timeout: float, *,
+                 config: Mapping[str, Any] | None = None) -> None:
+        """``config``: ready kafka-python arguments (e.g. with an ``ssl_context``); else translated."""
+        self._config = dict(config) if config is not None else python_client_config(client_config, request_timeout)
         self._client: KafkaAdminClient | None = None
         self._lock = threading.Lock()  # one request at a time through the client
 

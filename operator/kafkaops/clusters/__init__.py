@@ -1,0 +1,1 @@
+"""KafkaCluster: the spec model and the resolution of its Secret references (pure)."""
