@@ -17,6 +17,13 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def seconds_since(timestamp: str, now: datetime.datetime | None = None) -> float:
+    """Age of an RFC 3339 timestamp from the API server (e.g. a deletion's, so a restarted operator
+    keeps counting from when the deletion began)."""
+    when = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    return ((now or datetime.datetime.now(datetime.UTC)) - when).total_seconds()
+
+
 def set_condition(conditions: Sequence[Mapping[str, Any]], *, type_: str, status: bool, reason: str,
                   message: str, generation: int | None, now: str | None = None) -> list[Condition]:
     """Return a new list with the condition of ``type_`` replaced (others kept in order)."""

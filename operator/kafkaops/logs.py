@@ -22,10 +22,28 @@ _STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), No
     "message", "asctime", "k8s_ref", "k8s_skip", "settings", "taskName"}
 
 
-def _scrub(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, REDACTED)
-    return text
+class SecretRegistry:
+    """The secret values no log line may show: the operator's own (from its environment) and those
+    read later from KafkaClusters' Secrets (a rotated password is added when it is read)."""
+
+    def __init__(self) -> None:
+        self._plain: tuple[str, ...] = ()
+        self._json: tuple[str, ...] = ()
+
+    def add(self, values: Iterable[str]) -> None:
+        kept = {*self._plain, *(v for v in values if len(v) >= MIN_SCRUBBED_LENGTH)}
+        self._plain = tuple(sorted(kept, key=len, reverse=True))
+        # A secret with quotes or backslashes appears escaped in a serialised JSON line.
+        self._json = tuple(sorted({*kept, *(json.dumps(s, ensure_ascii=False)[1:-1] for s in kept)}, key=len,
+                                  reverse=True))
+
+    def scrub(self, text: str, *, in_json: bool = False) -> str:
+        for secret in self._json if in_json else self._plain:
+            text = text.replace(secret, REDACTED)
+        return text
+
+
+SECRETS = SecretRegistry()
 
 
 def object_ref(record: logging.LogRecord) -> dict[str, str]:
@@ -39,7 +57,7 @@ class TextFormatter(logging.Formatter):
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
-        self._secrets = sorted((s for s in secrets if len(s) >= MIN_SCRUBBED_LENGTH), key=len, reverse=True)
+        SECRETS.add(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
         ref = object_ref(record)
@@ -48,7 +66,7 @@ class TextFormatter(logging.Formatter):
             where = f"{ref['namespace']}/{ref['name']}" if ref.get("namespace") else ref["name"]
             prefix = f"{record.name}: "
             text = text.replace(prefix, f"{prefix}[{where}] ", 1)
-        return _scrub(text, self._secrets)
+        return SECRETS.scrub(text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -58,10 +76,7 @@ class JsonFormatter(logging.Formatter):
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        kept = [s for s in secrets if len(s) >= MIN_SCRUBBED_LENGTH]
-        # A secret with quotes or backslashes appears escaped in the serialised line.
-        self._secrets = sorted({*kept, *(json.dumps(s, ensure_ascii=False)[1:-1] for s in kept)}, key=len,
-                               reverse=True)
+        SECRETS.add(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -69,7 +84,7 @@ class JsonFormatter(logging.Formatter):
             .replace("+00:00", "Z"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": _scrub(record.getMessage(), self._secrets),
+            "message": SECRETS.scrub(record.getMessage()),
         }
         ref = object_ref(record)
         if ref:
@@ -80,7 +95,7 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         # Scrub the serialised line too: a secret may sit in an extra field or a traceback.
-        return _scrub(json.dumps(entry, default=str, ensure_ascii=False), self._secrets)
+        return SECRETS.scrub(json.dumps(entry, default=str, ensure_ascii=False), in_json=True)
 
 
 def make_formatter(log_format: Literal["text", "json"], secrets: Iterable[str] = ()) -> logging.Formatter:

@@ -7,6 +7,8 @@
 | ``KAFKAOPS_KAFKA_<PROPERTY>`` | | any librdkafka property: ``KAFKAOPS_KAFKA_SECURITY_PROTOCOL`` sets |
 |   | | ``security.protocol`` |
 | ``KAFKAOPS_NAMESPACES`` | all namespaces | comma-separated namespaces to watch |
+| ``KAFKAOPS_NAMESPACE`` | the pod's | the operator's own namespace: where KafkaClusters' Secrets live |
+| ``KAFKAOPS_CLUSTER_PROBE_INTERVAL_SECONDS`` | ``30`` | how often each KafkaCluster (and its Secrets) is checked |
 | ``KAFKAOPS_DRIFT_INTERVAL_SECONDS`` | ``300`` | how often every topic is compared with the broker |
 | ``KAFKAOPS_BATCH_LINGER_MS`` | ``50`` | how long describe/alter requests wait to be coalesced |
 | ``KAFKAOPS_MUTATION_LINGER_MS`` | ``100`` | the same for topic creation, partition growth, deletion |
@@ -52,6 +54,8 @@ class Settings(BaseModel):
     kafka_properties: dict[str, str] = Field(default_factory=dict)
     namespaces: tuple[str, ...] = ()  # empty: all namespaces
     drift_interval_seconds: float = Field(300.0, gt=0)
+    operator_namespace: str | None = None  # None: the pod's namespace
+    cluster_probe_interval_seconds: float = Field(30.0, gt=0)
     batch_linger_ms: float = Field(50.0, ge=0)
     mutation_linger_ms: float = Field(100.0, ge=0)
     request_timeout_seconds: float = Field(30.0, gt=0)
@@ -92,6 +96,8 @@ class Settings(BaseModel):
             "namespaces": tuple(ns.strip() for ns in env.get("KAFKAOPS_NAMESPACES", "").split(",") if ns.strip()),
         }
         for field, variable in (("drift_interval_seconds", "KAFKAOPS_DRIFT_INTERVAL_SECONDS"),
+                                ("operator_namespace", "KAFKAOPS_NAMESPACE"),
+                                ("cluster_probe_interval_seconds", "KAFKAOPS_CLUSTER_PROBE_INTERVAL_SECONDS"),
                                 ("batch_linger_ms", "KAFKAOPS_BATCH_LINGER_MS"),
                                 ("mutation_linger_ms", "KAFKAOPS_MUTATION_LINGER_MS"),
                                 ("request_timeout_seconds", "KAFKAOPS_REQUEST_TIMEOUT_SECONDS"),

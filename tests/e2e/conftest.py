@@ -28,7 +28,8 @@ from kafkaops.harness.procs import free_port
 
 # Short intervals so that drift, retries and bounded deletion show within a test's patience.
 OPERATOR_ENV = {"KAFKAOPS_DRIFT_INTERVAL_SECONDS": "2", "KAFKAOPS_DELETION_TIMEOUT_SECONDS": "6",
-                "KAFKAOPS_REQUEST_TIMEOUT_SECONDS": "4"}
+                "KAFKAOPS_REQUEST_TIMEOUT_SECONDS": "4", "KAFKAOPS_CLUSTER_PROBE_INTERVAL_SECONDS": "2",
+                "KAFKAOPS_NAMESPACE": RELEASE_NAMESPACE}
 
 
 @pytest.fixture(scope="session")

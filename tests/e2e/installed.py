@@ -47,13 +47,15 @@ Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def install_chart_identity(helm: Path, bootstrap_servers: str, kubectl: Kubectl = kubectl) -> str:
-    """Apply the chart's ServiceAccount, ClusterRole and ClusterRoleBinding, and the Role and
-    RoleBinding for the leader Lease (as admin, with ``kubectl``); return the ServiceAccount's name."""
+    """Apply the chart's ServiceAccount, ClusterRole and ClusterRoleBinding, and the Roles and
+    RoleBindings for the leader Lease and the KafkaClusters' Secrets (as admin, with ``kubectl``);
+    return the ServiceAccount's name."""
     kubectl("create", "namespace", RELEASE_NAMESPACE, check=False)
     text = render(helm, "--set", f"kafka.bootstrapServers={bootstrap_servers}",
                   "--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml")
     kinds = sorted(doc["kind"] for doc in manifests(text))
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ServiceAccount"], kinds
+    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Role", "Role", "RoleBinding", "RoleBinding",
+                     "ServiceAccount"], kinds
     kubectl("apply", "-f", "-", input_text=text)
     (account,) = [doc["metadata"]["name"] for doc in manifests(text) if doc["kind"] == "ServiceAccount"]
     return str(account)

@@ -50,7 +50,7 @@ def test_helm_lint_strict(helm, values_file):
 
 
 @pytest.mark.parametrize("values_file", CI_VALUES, ids=lambda p: p.stem)
-def test_rbac_has_no_wildcards_and_no_dangerous_verbs_or_secrets(helm, values_file):
+def test_rbac_has_no_wildcards_and_no_dangerous_verbs_and_secrets_only_in_its_namespace(helm, values_file):
     roles = [doc for doc in manifests(render(helm, values=values_file)) if doc["kind"] in ROLE_KINDS]
     assert roles
     for role in roles:
@@ -58,7 +58,9 @@ def test_rbac_has_no_wildcards_and_no_dangerous_verbs_or_secrets(helm, values_fi
             for field in ("apiGroups", "resources", "verbs"):
                 assert not any("*" in item for item in rule.get(field, [])), (role["metadata"]["name"], rule)
             assert not DANGEROUS_VERBS & set(rule["verbs"]), rule
-            assert "secrets" not in rule["resources"], rule
+            if "secrets" in rule["resources"]:  # KafkaClusters' Secrets: read, in the release namespace only
+                assert role["kind"] == "Role" and role["metadata"]["namespace"] == "kafkaops-system", role
+                assert rule == {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}, rule
             assert "nonResourceURLs" not in rule, rule
 
 
@@ -67,29 +69,34 @@ def test_default_rbac_is_one_cluster_role_bound_to_the_service_account(helm):
     (cluster_role,) = of_kind(docs, "ClusterRole")
     (binding,) = of_kind(docs, "ClusterRoleBinding")
     (account,) = of_kind(docs, "ServiceAccount")
-    (lease_role,) = of_kind(docs, "Role")  # the leader Lease only
-    assert lease_role["metadata"]["name"] == "kafkaops-leader-election"
+    roles = of_kind(docs, "Role")  # the leader Lease and the KafkaClusters' Secrets
+    assert sorted(r["metadata"]["name"] for r in roles) == ["kafkaops-cluster-secrets", "kafkaops-leader-election"]
     assert binding["roleRef"]["name"] == cluster_role["metadata"]["name"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["metadata"]["name"],
                                     "namespace": "kafkaops-system"}]
     assert deployment_of(docs)["spec"]["template"]["spec"]["serviceAccountName"] == account["metadata"]["name"]
     resources = {r for rule in cluster_role["rules"] for r in rule["resources"]}
     assert {"kafkatopics", "consumerapps", "kafkatopics/status", "deployments", "deployments/scale", "events",
-            "customresourcedefinitions"} <= resources
+            "customresourcedefinitions", "kafkaclusters", "kafkaclusters/status", "configmaps"} <= resources
     assert "KAFKAOPS_NAMESPACES" not in env_of(deployment_of(docs))
 
 
-def test_namespaced_rbac_is_a_role_per_watched_namespace_and_only_crd_reads_cluster_wide(helm):
+def test_namespaced_rbac_is_a_role_per_watched_namespace_and_only_crd_and_kafkacluster_access_cluster_wide(helm):
     docs = manifests(render(helm, values=values("namespaced")))
-    roles = [r for r in of_kind(docs, "Role") if r["metadata"]["namespace"] != "kafkaops-system"]
-    bindings = [b for b in of_kind(docs, "RoleBinding") if b["metadata"]["namespace"] != "kafkaops-system"]
+    own = ("kafkaops-system", "default")  # the release namespace's Roles; KafkaClusters' Events in default
+    roles = [r for r in of_kind(docs, "Role") if r["metadata"]["namespace"] not in own]
+    bindings = [b for b in of_kind(docs, "RoleBinding") if b["metadata"]["namespace"] not in own]
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
     assert sorted(b["metadata"]["namespace"] for b in bindings) == ["team-a", "team-b"]
     assert all(b["subjects"][0]["namespace"] == "kafkaops-system" for b in bindings)
     (cluster_role,) = of_kind(docs, "ClusterRole")
     assert cluster_role["rules"] == [{"apiGroups": ["apiextensions.k8s.io"],
                                       "resources": ["customresourcedefinitions"],
-                                      "verbs": ["list", "watch"]}]
+                                      "verbs": ["list", "watch"]},
+                                     {"apiGroups": ["kafkaops.io"], "resources": ["kafkaclusters"],
+                                      "verbs": ["list", "watch"]},
+                                     {"apiGroups": ["kafkaops.io"], "resources": ["kafkaclusters/status"],
+                                      "verbs": ["patch"]}]
     env = env_of(deployment_of(docs))
     assert env["KAFKAOPS_NAMESPACES"]["value"] == "team-a,team-b"
     assert env["KAFKAOPS_LOG_FORMAT"]["value"] == "json"
@@ -157,7 +164,8 @@ def test_one_replica_without_leader_election_is_recreated_and_has_no_lease(helm)
     spec = deployment_of(docs)["spec"]
     assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
     assert "KAFKAOPS_LEADER_ELECTION" not in env_of(deployment_of(docs))
-    assert not of_kind(docs, "Role") and not of_kind(docs, "PodDisruptionBudget")
+    roles = [r["metadata"]["name"] for r in of_kind(docs, "Role")]
+    assert roles == ["kafkaops-cluster-secrets"] and not of_kind(docs, "PodDisruptionBudget")
 
 
 def test_an_affinity_given_replaces_the_default_anti_affinity(helm):

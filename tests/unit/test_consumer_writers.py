@@ -13,6 +13,7 @@ import pytest
 from kafkaops.consumers.autoscale import GroupSnapshot
 from kafkaops.consumers.collector import GroupReport
 from kafkaops.handlers import consumers, scaler
+from kafkaops.handlers.clusters import ClusterRegistry, default_client_settings
 from kafkaops.settings import Settings
 
 pytestmark = pytest.mark.unit
@@ -65,7 +66,9 @@ def test_a_spec_change_applied_while_the_scaler_scales_keeps_the_scalers_replica
     monkeypatch.setattr(consumers.api, "apps", lambda: SimpleNamespace(patch_namespaced_deployment_scale=None))
 
     async def scenario():
-        controller = consumers.ConsumerController(Settings())
+        clusters = ClusterRegistry(object(), default_client_settings(Settings()))  # no Kafka call in this test
+        clusters.synced.set()
+        controller = consumers.ConsumerController(clusters, Settings())
         controller.deployments_synced.set()  # the start-up listing found none
         controller.on_app_event("ADDED", app())
         await controller.process(KEY)  # creates the Deployment at minReplicas
@@ -82,7 +85,7 @@ def test_a_spec_change_applied_while_the_scaler_scales_keeps_the_scalers_replica
         # The restore starts first and reads the replicas; the scaler decides 5 while it is in flight.
         await asyncio.gather(
             controller.process(KEY),
-            scaler.scale_app(controller, KEY, spec, {KEY: backlog}, "", scaler.ScalerState(), now=0.0))
+            scaler.scale_app(controller, KEY, spec, scaler.Collected({KEY: backlog}), scaler.ScalerState(), now=0.0))
         return controller
 
     controller = asyncio.run(scenario())

@@ -6,7 +6,8 @@ import datetime
 
 import pytest
 
-from kafkaops.handlers.topics import deletes_topic, needs_drift_check, seconds_since, topic_status
+from kafkaops.conditions import seconds_since
+from kafkaops.handlers.topics import deletes_topic, needs_drift_check, topic_status
 from kafkaops.topics.reconcile import TopicOutcome
 from kafkaops.types.topics import ObservedTopic
 

@@ -60,6 +60,9 @@ hand-edited or deleted Deployment is restored); the scaler changes only replicas
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["create", "patch"]
 {{- end }}
 
 {{/* Cluster-scoped: kopf discovers its resources by listing and watching CustomResourceDefinitions.
@@ -68,6 +71,12 @@ No "get" anywhere it is not used: kopf lists and watches, it never reads one obj
 - apiGroups: ["apiextensions.k8s.io"]
   resources: ["customresourcedefinitions"]
   verbs: ["list", "watch"]
+- apiGroups: ["kafkaops.io"]
+  resources: ["kafkaclusters"]
+  verbs: ["list", "watch"]
+- apiGroups: ["kafkaops.io"]
+  resources: ["kafkaclusters/status"]
+  verbs: ["patch"]
 {{- end }}
 
 {{- define "kafkaops.kafkaEnvName" -}}

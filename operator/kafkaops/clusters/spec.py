@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from kafkaops.types.specs import parse_spec
 from kafkaops.types.clusters import (
     ClusterConnection,
     SaslMechanism,
@@ -22,6 +21,7 @@ from kafkaops.types.clusters import (
     SecretKeyRef,
     TlsSettings,
 )
+from kafkaops.types.specs import parse_spec
 
 # host:port[,host:port...]; a host may be a name, an IPv4 address or a bracketed IPv6 address.
 BOOTSTRAP_SERVERS_PATTERN = r"^[^,\s]+:[0-9]{1,5}(,[^,\s]+:[0-9]{1,5})*$"

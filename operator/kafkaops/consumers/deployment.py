@@ -21,24 +21,62 @@ from dataclasses import dataclass
 from typing import Any
 
 from kafkaops import GROUP, VERSION
+from kafkaops.consumers.spec import ConsumerAppSpec
+from kafkaops.types.clusters import ClientSettings
 
 APP_LABEL = f"{GROUP}/consumerapp"
 SPEC_HASH_ANNOTATION = f"{GROUP}/spec-hash"
 APPLY_MANAGER = "kafkaops"
 SCALE_MANAGER = "kafkaops-scaler"
 OUR_MANAGERS = frozenset({APPLY_MANAGER, SCALE_MANAGER})
+# A secured cluster's CA certificate (public, not secret), from a ConfigMap the operator keeps in the
+# app's namespace, owned by the ConsumerApp: pods cannot read the operator's namespace.
+CA_VOLUME = "kafkaops-kafka-ca"
+CA_DIRECTORY = "/etc/kafkaops/kafka-ca"
+CA_KEY = "ca.crt"
 
 
 def injected_env(bootstrap_servers: str, group_id: str, topics: Sequence[str],
-                 extra: Mapping[str, str] | None = None) -> list[dict[str, str]]:
+                 extra: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     values = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers, "KAFKA_GROUP_ID": group_id,
               "KAFKA_TOPICS": ",".join(topics), **(extra or {})}
     return [{"name": name, "value": value} for name, value in values.items()]
 
 
+def credentials_env(secret: str, username_key: str, password_key: str) -> list[dict[str, Any]]:
+    """SASL credentials from a Secret of the app's namespace, by reference (never by value)."""
+    return [{"name": variable, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+            for variable, key in (("KAFKA_SASL_USERNAME", username_key), ("KAFKA_SASL_PASSWORD", password_key))]
+
+
+def ca_configmap_name(app: str) -> str:
+    return f"{app}-kafka-ca"
+
+
+def owner_reference(name: str, uid: str) -> dict[str, Any]:
+    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "ConsumerApp", "name": name, "uid": uid,
+            "controller": True, "blockOwnerDeletion": True}
+
+
+def ca_configmap(*, name: str, namespace: str, uid: str, ca_pem: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": ca_configmap_name(name), "namespace": namespace,
+                         "labels": {APP_LABEL: name, "app.kubernetes.io/managed-by": "kafkaops"},
+                         "ownerReferences": [owner_reference(name, uid)]},
+            "data": {CA_KEY: ca_pem}}
+
+
+def ca_volume(app: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The pod volume and the container mount of the CA ConfigMap."""
+    return ({"name": CA_VOLUME, "configMap": {"name": ca_configmap_name(app)}},
+            {"name": CA_VOLUME, "mountPath": CA_DIRECTORY, "readOnly": True})
+
+
 def build_deployment(*, name: str, namespace: str, uid: str, template: Mapping[str, Any], replicas: int,
-                     env: Sequence[Mapping[str, str]]) -> dict[str, Any]:
-    """A complete Deployment manifest; ``env`` replaces same-named variables in every container."""
+                     env: Sequence[Mapping[str, Any]], volumes: Sequence[Mapping[str, Any]] = (),
+                     mounts: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """A complete Deployment manifest; ``env`` (and ``mounts``) replace same-named variables (and
+    mounts) in every container, ``volumes`` same-named pod volumes."""
     pod = copy.deepcopy(dict(template))
     pod_meta = pod.setdefault("metadata", {})
     pod_meta["labels"] = {**(pod_meta.get("labels") or {}), APP_LABEL: name}
@@ -47,6 +85,10 @@ def build_deployment(*, name: str, namespace: str, uid: str, template: Mapping[s
     for container in [*spec.get("initContainers", []), *spec.get("containers", [])]:
         kept = [e for e in container.get("env", []) if e.get("name") not in names]
         container["env"] = [*(dict(e) for e in env), *kept]
+        if mounts:
+            container["volumeMounts"] = _replaced(container.get("volumeMounts", []), mounts)
+    if volumes:
+        spec["volumes"] = _replaced(spec.get("volumes", []), volumes)
     manifest = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -54,14 +96,35 @@ def build_deployment(*, name: str, namespace: str, uid: str, template: Mapping[s
             "name": name,
             "namespace": namespace,
             "labels": {APP_LABEL: name, "app.kubernetes.io/managed-by": "kafkaops"},
-            "ownerReferences": [{"apiVersion": f"{GROUP}/{VERSION}", "kind": "ConsumerApp", "name": name,
-                                 "uid": uid, "controller": True, "blockOwnerDeletion": True}],
+            "ownerReferences": [owner_reference(name, uid)],
         },
         "spec": {"selector": {"matchLabels": {APP_LABEL: name}}, "template": pod},
     }
     manifest["metadata"]["annotations"] = {SPEC_HASH_ANNOTATION: spec_hash(manifest)}
     manifest["spec"]["replicas"] = replicas
     return manifest
+
+
+def _replaced(existing: Sequence[Mapping[str, Any]], ours: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    names = {item["name"] for item in ours}
+    return [*(dict(item) for item in ours), *(dict(item) for item in existing if item.get("name") not in names)]
+
+
+def desired_deployment(*, name: str, namespace: str, uid: str, spec: ConsumerAppSpec, replicas: int,
+                       clients: ClientSettings) -> dict[str, Any]:
+    """The Deployment a ConsumerApp describes, connected to its cluster."""
+    extra = {"KAFKA_AUTO_OFFSET_RESET": spec.auto_offset_reset, **clients.env}
+    volumes, mounts = [], []
+    if clients.ca_pem:
+        extra["KAFKA_SSL_CA_LOCATION"] = f"{CA_DIRECTORY}/{CA_KEY}"
+        volume, mount = ca_volume(name)
+        volumes, mounts = [volume], [mount]
+    env = injected_env(clients.bootstrap_servers, spec.group(name), spec.topics, extra)
+    ref = spec.credentials_secret_ref
+    if ref is not None:
+        env += credentials_env(ref.name, ref.username_key, ref.password_key)
+    return build_deployment(name=name, namespace=namespace, uid=uid, template=spec.template, replicas=replicas,
+                            env=env, volumes=volumes, mounts=mounts)
 
 
 def spec_hash(manifest: Mapping[str, Any]) -> str:

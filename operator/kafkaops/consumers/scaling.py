@@ -27,6 +27,7 @@ class ScalingInputs:
     policy: ScalingPolicy
     report: GroupReport | None  # None: the lag could not be collected this cycle
     problem: str = ""  # why there is no report
+    problem_reason: str = "BrokerUnavailable"  # or ClusterNotReady
     stabilizer: Stabilizer  # the one piece of state a decision updates (its recommendation history)
     now: float
     timestamp: str  # ``now`` as RFC 3339, for lastScaleTime
@@ -69,7 +70,7 @@ def decide_scaling(inputs: ScalingInputs) -> ScalingOutcome:
                            "readyReplicas": inputs.deployment.ready_replicas}
     report = inputs.report
     if report is None:
-        new["conditions"] = set_condition(conditions, type_="Ready", status=False, reason="BrokerUnavailable",
+        new["conditions"] = set_condition(conditions, type_="Ready", status=False, reason=inputs.problem_reason,
                                           message=f"lag unknown, replicas left at {current}: {inputs.problem}",
                                           generation=generation)
         return ScalingOutcome(replicas=None, desired_replicas=int(status.get("desiredReplicas", current)),

@@ -1,6 +1,6 @@
-"""kopf handlers: parse the resource, call the core, write status. Importing this package
-registers every handler (``kopf run -m kafkaops.handlers``)."""
+"""kopf registration and the controllers that carry out the domain's decisions. Importing this
+package registers every handler (``kopf run -m kafkaops.handlers``)."""
 
-from kafkaops.handlers import consumers, startup, topics
+from kafkaops.handlers import clusters, consumers, scaler, startup, topics
 
-__all__ = ["consumers", "startup", "topics"]
+__all__ = ["clusters", "consumers", "scaler", "startup", "topics"]

@@ -28,44 +28,32 @@ from kafkaops.consumers.deployment import (
     SCALE_MANAGER,
     SPEC_HASH_ANNOTATION,
     DeploymentView,
-    build_deployment,
+    ca_configmap,
     deployment_view,
-    injected_env,
+    desired_deployment,
     needs_apply,
 )
 from kafkaops.consumers.spec import ConsumerAppSpec, parse_consumer_spec
+from kafkaops.handlers.clusters import ClusterRegistry
 from kafkaops.handlers.controller import Controller, Key, key_of, retried
 from kafkaops.kube import api
 from kafkaops.kube.events import post_event
 from kafkaops.metrics import RECONCILIATIONS
 from kafkaops.settings import Settings
-from kafkaops.types.errors import InvalidSpec
+from kafkaops.types.errors import ClusterNotReady, InvalidSpec
 from kafkaops.workqueue import StartupProgress
 
 PLURAL = "consumerapps"
 # Ready reasons the worker writes; the others (LagCollected, TopicNotFound, BrokerUnavailable) are
 # the scaler's, and a re-check that changes nothing must not overwrite them.
-APPLY_FAILURES = frozenset({"InvalidSpec", "DeploymentRejected"})
+APPLY_FAILURES = frozenset({"InvalidSpec", "DeploymentRejected", "ClusterNotReady"})
+# Failures an app only inherits from its KafkaCluster, whose own status says so: no Event per app.
+QUIET_FAILURES = frozenset({"ClusterNotReady"})
 log = logging.getLogger(__name__)
 
 
 class DeploymentRejected(Exception):
     """The API server refused the Deployment built from the spec (e.g. an invalid pod template)."""
-
-
-def desired_deployment(meta: Mapping[str, Any], spec: ConsumerAppSpec, replicas: int, bootstrap: str,
-                       security: Mapping[str, str]) -> dict[str, Any]:
-    env = injected_env(bootstrap, spec.group(meta["name"]), spec.topics,
-                       {"KAFKA_AUTO_OFFSET_RESET": spec.auto_offset_reset, **security})
-    return build_deployment(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"], template=spec.template,
-                            replicas=replicas, env=env)
-
-
-def security_env(kafka_properties: Mapping[str, str]) -> dict[str, str]:
-    """The connection's security settings, as KAFKA_* variables for the consumers (never secrets'
-    values from env: SASL passwords belong in a Secret the template mounts)."""
-    return {f"KAFKA_{key.upper().replace('.', '_')}": value for key, value in kafka_properties.items()
-            if key in ("security.protocol", "sasl.mechanism", "sasl.mechanisms")}
 
 
 def api_message(error: Any) -> str:
@@ -86,9 +74,10 @@ def slim_app(body: Mapping[str, Any]) -> dict[str, Any]:
 class ConsumerController(Controller):
     """ConsumerApps and the Deployments they own, and the one lock per app both writers take."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, clusters: ClusterRegistry, settings: Settings) -> None:
         super().__init__("ConsumerApp", PLURAL, settings.max_concurrent_reconciles)
-        self.settings = settings
+        self.settings, self.clusters = settings, clusters
+        clusters.listeners.append(self.requeue_cluster)
         self.deployments: dict[Key, DeploymentView] = {}
         self.locks: dict[Key, asyncio.Lock] = {}
         self.specs: dict[Key, tuple[Any, ConsumerAppSpec | None]] = {}
@@ -148,8 +137,16 @@ class ConsumerController(Controller):
             self.specs[key] = cached
         return cached[1]
 
+    def requeue_cluster(self, cluster: str) -> None:
+        """The cluster came, went or changed (a new CA, say): its apps are applied again."""
+        for key, body in self.bodies.items():
+            spec = self.spec_of(body)
+            if spec is not None and spec.cluster == cluster:
+                self.queue.add(key)
+
     async def process(self, key: Key) -> None:
         await self.deployments_synced.wait()
+        await self.clusters.synced.wait()
         async with self.lock(key):
             body = self.bodies.get(key)
             if body is None or body["metadata"].get("deletionTimestamp"):
@@ -174,10 +171,18 @@ class ConsumerController(Controller):
         policy = spec.scaling.policy()
         # The replica count is the scaler's: carried over as it is, only kept within the spec's bounds.
         replicas = max(policy.min_replicas, min(view.replicas if view else policy.min_replicas, policy.max_replicas))
-        manifest = desired_deployment(meta, spec, replicas, self.settings.bootstrap_servers,
-                                      security_env(self.settings.kafka_properties))
+        try:
+            clients = self.clusters.clients(spec.cluster)
+        except ClusterNotReady as error:
+            await self.report_failure(key, body, "ClusterNotReady", f"{error.message}; the Deployment is left as it is")
+            return
+        manifest = desired_deployment(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"], spec=spec,
+                                      replicas=replicas, clients=clients)
         if needs_apply(view, manifest) or (view is not None and view.replicas != replicas):
             try:
+                if clients.ca_pem:
+                    await api.apply_configmap(ca_configmap(name=meta["name"], namespace=meta["namespace"],
+                                                           uid=meta["uid"], ca_pem=clients.ca_pem), APPLY_MANAGER)
                 await apply_deployment(manifest)
             except api.ApiException as error:
                 if error.status in (400, 422):
@@ -209,7 +214,7 @@ class ConsumerController(Controller):
             "observedGeneration": generation,
             "conditions": set_condition(status.get("conditions") or [], type_="Ready", status=False, reason=reason,
                                         message=message, generation=generation)})
-        if previous.get("reason") != reason or previous.get("message") != message:
+        if reason not in QUIET_FAILURES and (previous.get("reason") != reason or previous.get("message") != message):
             await post_event(body, type="Warning", reason=reason, message=message)
         RECONCILIATIONS.labels("ConsumerApp", "error").inc()
 

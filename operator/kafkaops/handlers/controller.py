@@ -39,7 +39,8 @@ async def retried(what: str, attempt: Callable[[], Awaitable[T]]) -> T:
 
 
 def key_of(body: Any) -> Key:
-    return str(body["metadata"]["namespace"]), str(body["metadata"]["name"])
+    """(namespace, name); a cluster-scoped object's namespace is ``""``."""
+    return str(body["metadata"].get("namespace") or ""), str(body["metadata"]["name"])
 
 
 class Controller:
@@ -50,6 +51,7 @@ class Controller:
         self.started = time.monotonic()
         self.progress: StartupProgress[Key] = StartupProgress(kind, self.started)
         self._reported = False
+        self.rechecked = asyncio.Event()  # every object listed at start was handled once
         WORKQUEUE_DEPTH.labels(kind).set_function(lambda: len(self.queue))
         WORKQUEUE_OLDEST.labels(kind).set_function(self.queue.oldest_wait)
 
@@ -95,6 +97,7 @@ class Controller:
     def _report(self) -> None:
         if not self._reported and self.progress.rechecked:
             self._reported = True
+            self.rechecked.set()
             seconds = time.monotonic() - self.started
             STARTUP_RECHECK.labels(self.kind).set(round(seconds, 2))
             log.info("start-up re-check done: %d %s(s) in %.1fs", self.progress.total, self.kind, seconds)

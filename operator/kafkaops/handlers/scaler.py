@@ -18,12 +18,13 @@ from kafkaops.consumers.autoscale import Stabilizer
 from kafkaops.consumers.collector import GroupReport, LagCollector
 from kafkaops.consumers.scaling import ScalingInputs, ScalingOutcome, decide_scaling, lag_query
 from kafkaops.consumers.spec import ConsumerAppSpec
+from kafkaops.handlers.clusters import ClusterRegistry
 from kafkaops.handlers.consumers import ConsumerController
 from kafkaops.handlers.controller import Key, key_of
 from kafkaops.kube import api
 from kafkaops.kube.events import post_event
 from kafkaops.metrics import LAG_COLLECTION_SECONDS, GroupSample
-from kafkaops.types.errors import KafkaRejected, KafkaUnavailable
+from kafkaops.types.errors import ClusterNotReady, KafkaRejected, KafkaUnavailable
 from kafkaops.types.groups import GroupReader
 
 TICK_SECONDS = 1.0
@@ -36,7 +37,7 @@ class ScalerState:
     """What the loop remembers between cycles: lag history, stabilizers, when each app was last
     polled and its status last written, and what the last poll saw (served to Prometheus)."""
 
-    collector: LagCollector = field(default_factory=LagCollector)
+    collectors: dict[str, LagCollector] = field(default_factory=dict)  # per cluster: offsets are per cluster
     stabilizers: dict[Key, Stabilizer] = field(default_factory=dict)
     polled: dict[Key, float] = field(default_factory=dict)
     samples: dict[Key, GroupSample] = field(default_factory=dict)
@@ -52,7 +53,8 @@ class ScalerState:
             self.stabilizers.pop(key, None)
             self.samples.pop(key, None)
             self.status_written.pop(key, None)
-            self.collector.forget(key)
+            for collector in self.collectors.values():
+                collector.forget(key)
 
 
 def scalable(controller: ConsumerController) -> Iterable[App]:
@@ -64,46 +66,74 @@ def scalable(controller: ConsumerController) -> Iterable[App]:
                 yield body, spec
 
 
-async def scale_once(admin: GroupReader, controller: ConsumerController, state: ScalerState) -> None:
-    """One cycle: collect lag for the apps that are due, then decide and carry out per app."""
+@dataclass(frozen=True)
+class Collected:
+    """One cluster's collection: the reports, or why there are none."""
+
+    reports: dict[Key, GroupReport] | None
+    problem: str = ""
+    reason: str = "BrokerUnavailable"
+
+
+async def collect(clusters: ClusterRegistry, cluster: str, apps: list[App], state: ScalerState, now: float,
+                  timeout: float) -> Collected:
+    """Lag of one cluster's apps, bounded in time: a cluster that hangs never holds up another."""
+    try:
+        admin: GroupReader = clusters.admin(cluster)
+    except ClusterNotReady as error:
+        return Collected(None, error.message, "ClusterNotReady")
+    queries = [lag_query(key_of(body), body["metadata"]["name"], spec) for body, spec in apps]
+    collector = state.collectors.setdefault(cluster, LagCollector())
+    try:
+        with LAG_COLLECTION_SECONDS.time():
+            return Collected(await asyncio.wait_for(collector.collect(admin, queries, now), timeout))
+    except (KafkaUnavailable, KafkaRejected, TimeoutError) as error:
+        problem = str(error) or f"no answer within {timeout:g}s"
+        log.warning("lag collection on cluster %s failed, replicas of %d ConsumerApps left as they are: %s",
+                    cluster, len(apps), problem)
+        return Collected(None, problem)
+
+
+async def scale_once(clusters: ClusterRegistry, controller: ConsumerController, state: ScalerState,
+                     timeout: float = 60.0) -> None:
+    """One cycle: collect lag for the apps that are due (one collection per cluster, side by side),
+    then decide and carry out per app."""
     now = time.time()
     apps = list(scalable(controller))
     state.prune({key_of(b) for b, _ in apps})
     due = state.due(apps, now)
     if not due:
         return
-    for body, _ in due:
+    by_cluster: dict[str, list[App]] = {}
+    for body, spec in due:
         state.polled[key_of(body)] = now
-    queries = [lag_query(key_of(body), body["metadata"]["name"], spec) for body, spec in due]
-    try:
-        with LAG_COLLECTION_SECONDS.time():
-            reports: dict[Key, GroupReport] | None = await state.collector.collect(admin, queries, now)
-        problem = ""
-    except (KafkaUnavailable, KafkaRejected) as error:
-        reports, problem = None, str(error)
-        log.warning("lag collection failed, replicas of %d ConsumerApps left as they are: %s", len(due), problem)
-    results = await asyncio.gather(*(scale_app(controller, key_of(body), spec, reports, problem, state, now)
+        by_cluster.setdefault(spec.cluster, []).append((body, spec))
+    names = list(by_cluster)
+    collected = dict(zip(names, await asyncio.gather(*(collect(clusters, name, by_cluster[name], state, now, timeout)
+                                                       for name in names)), strict=True))
+    results = await asyncio.gather(*(scale_app(controller, key_of(body), spec, collected[spec.cluster], state, now)
                                      for body, spec in due), return_exceptions=True)
     for error in (r for r in results if isinstance(r, BaseException)):
         if not api.is_namespace_terminating(error):
             log.warning("scaling one ConsumerApp failed: %s", error)
 
 
-async def scale_app(controller: ConsumerController, key: Key, spec: ConsumerAppSpec,
-                    reports: dict[Key, GroupReport] | None, problem: str, state: ScalerState, now: float) -> None:
+async def scale_app(controller: ConsumerController, key: Key, spec: ConsumerAppSpec, collected: Collected,
+                    state: ScalerState, now: float) -> None:
     async with controller.lock(key):
         body = controller.bodies.get(key)
         deployment = controller.deployments.get(key)
         if body is None or deployment is None or not handled(body):
             return  # gone, not created yet (or being re-created), or a new spec the worker has not applied
-        report = reports[key] if reports is not None else None
+        report = collected.reports[key] if collected.reports is not None else None
         group = spec.group(key[1])
         # An app seen for the first time (after a restart too) has the status the last poll wrote: its lag
         # figures are only due again after the usual interval, decisions and conditions at once.
         last_written = state.status_written.setdefault(key, now)
         outcome = decide_scaling(ScalingInputs(
             group=group, generation=body["metadata"].get("generation"), status=body.get("status") or {},
-            deployment=deployment, policy=spec.scaling.policy(), report=report, problem=problem,
+            deployment=deployment, policy=spec.scaling.policy(), report=report, problem=collected.problem,
+            problem_reason=collected.reason,
             stabilizer=state.stabilizers.setdefault(key, Stabilizer.starting_at(deployment.replicas, now)),
             now=now, timestamp=utc_now(), last_status_write=last_written))
         state.samples[key] = GroupSample(
@@ -130,10 +160,11 @@ async def carry_out(controller: ConsumerController, key: Key, body: dict[str, An
         await controller.write_status(key, body, outcome.status_changes)
 
 
-async def scaler_loop(admin: GroupReader, controller: ConsumerController, state: ScalerState) -> None:
+async def scaler_loop(clusters: ClusterRegistry, controller: ConsumerController, state: ScalerState,
+                      timeout: float) -> None:
     while True:
         await asyncio.sleep(TICK_SECONDS)
         try:
-            await scale_once(admin, controller, state)
+            await scale_once(clusters, controller, state, timeout)
         except Exception:
             log.exception("scaler cycle failed; trying again")

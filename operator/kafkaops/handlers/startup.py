@@ -12,11 +12,13 @@ from typing import Any
 import kopf
 
 from kafkaops import metrics
+from kafkaops.handlers.clusters import ClusterController, ClusterRegistry, default_client_settings
 from kafkaops.handlers.consumers import ConsumerController
 from kafkaops.handlers.scaler import ScalerState, scaler_loop
 from kafkaops.handlers.topics import TopicController, drift_loop, topic_samples
 from kafkaops.health import HEALTH
 from kafkaops.kafka.admin import KafkaAdmin
+from kafkaops.kube.lease import lease_namespace
 from kafkaops.settings import Settings
 
 # Keys waiting this long while no key at all was finished: the operator is wedged, and liveness says
@@ -29,7 +31,7 @@ class Runtime:
     """Everything the running operator holds, typed (kopf's ``memo`` is an untyped namespace)."""
 
     settings: Settings
-    admin: KafkaAdmin
+    clusters: ClusterController
     topics: TopicController
     consumers: ConsumerController
     scaler: ScalerState = field(default_factory=ScalerState)
@@ -37,8 +39,10 @@ class Runtime:
 
     def start(self) -> None:
         """The operator-wide loops (not kopf timers: those put a finalizer on every object)."""
-        config, topics, consumers = self.settings, self.topics, self.consumers
+        config, clusters, topics, consumers = self.settings, self.clusters, self.topics, self.consumers
         self.background = [
+            asyncio.create_task(clusters.run(clusters.process), name="kafkacluster-workers"),
+            asyncio.create_task(clusters.list_at_start(()), name="kafkacluster-listing"),
             asyncio.create_task(topics.run(topics.process), name="kafkatopic-workers"),
             asyncio.create_task(consumers.run(consumers.process), name="consumerapp-workers"),
             asyncio.create_task(topics.list_at_start(config.namespaces), name="kafkatopic-listing"),
@@ -47,16 +51,17 @@ class Runtime:
             asyncio.create_task(topics.slow_start_warnings(), name="kafkatopic-startup"),
             asyncio.create_task(consumers.slow_start_warnings(), name="consumerapp-startup"),
             asyncio.create_task(drift_loop(topics, config.drift_interval_seconds), name="drift-check"),
-            asyncio.create_task(scaler_loop(self.admin, consumers, self.scaler), name="consumer-scaler"),
+            asyncio.create_task(scaler_loop(clusters.registry, consumers, self.scaler,
+                                            timeout=2 * config.request_timeout_seconds), name="consumer-scaler"),
             asyncio.create_task(heartbeat(), name="heartbeat"),
-            asyncio.create_task(report_synced(topics, consumers), name="readiness"),
+            asyncio.create_task(report_synced(clusters, topics, consumers), name="readiness"),
         ]
 
     async def stop(self) -> None:
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
-        self.admin.close()
+        self.clusters.registry.close()
 
 
 async def heartbeat() -> None:
@@ -66,9 +71,10 @@ async def heartbeat() -> None:
         await asyncio.sleep(1.0)
 
 
-async def report_synced(topics: TopicController, consumers: ConsumerController) -> None:
-    """Readiness: every object that existed at start is in the caches."""
-    while not (topics.progress.synced and consumers.progress.synced and consumers.owned.synced):
+async def report_synced(clusters: ClusterController, topics: TopicController, consumers: ConsumerController) -> None:
+    """Readiness: every object that existed at start is in the caches, every KafkaCluster probed."""
+    while not (clusters.rechecked.is_set() and topics.progress.synced and consumers.progress.synced
+               and consumers.owned.synced):
         await asyncio.sleep(0.2)
     HEALTH.set_synced(True)
     logger = logging.getLogger(__name__)
@@ -96,7 +102,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
     settings.queueing.idle_timeout = 1.0
     admin = KafkaAdmin(config.kafka_client_config(), linger=config.batch_linger_ms / 1000,
                        mutation_linger=config.mutation_linger_ms / 1000, request_timeout=config.request_timeout_seconds)
-    runtime = Runtime(config, admin, TopicController(admin, config), ConsumerController(config))
+    registry = ClusterRegistry(admin, default_client_settings(config))
+    clusters = ClusterController(registry, config, lease_namespace(config.operator_namespace))
+    registry.synced = clusters.rechecked  # the others wait until every KafkaCluster was probed once
+    runtime = Runtime(config, clusters, TopicController(registry, config), ConsumerController(registry, config))
     memo.runtime = runtime
     runtime.start()
     topics, consumers = runtime.topics, runtime.consumers

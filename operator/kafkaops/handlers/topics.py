@@ -10,10 +10,9 @@ managed here, on exactly the KafkaTopics whose deletion deletes a topic.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -21,7 +20,8 @@ import kopf
 
 from kafkaops import GROUP, VERSION, leadership
 from kafkaops.changes import handled
-from kafkaops.conditions import changed_fields, ready_condition, set_condition
+from kafkaops.conditions import changed_fields, ready_condition, seconds_since, set_condition
+from kafkaops.handlers.clusters import ClusterRegistry
 from kafkaops.handlers.controller import Controller, Key, key_of
 from kafkaops.kube import api
 from kafkaops.kube.events import post_event
@@ -38,7 +38,8 @@ from kafkaops.topics.ownership import (
     owner,
 )
 from kafkaops.topics.reconcile import TopicOutcome, reconcile_topic
-from kafkaops.types.errors import KafkaRejected, KafkaUnavailable
+from kafkaops.types.errors import ClusterNotReady, KafkaRejected, KafkaUnavailable
+from kafkaops.types.specs import DEFAULT_CLUSTER
 from kafkaops.types.topics import TopicAdmin
 
 PLURAL = "kafkatopics"
@@ -48,6 +49,10 @@ SETTLED_FAILURES = frozenset({"InvalidSpec", "InvalidConfig", "PolicyViolation",
                               "ReplicationFactorChangeUnsupported", "NotAuthorized", "KafkaError"})
 STATUS_FIELDS = ("observedGeneration", "topicName", "topicId", "partitions", "replicationFactor", "managedConfigKeys",
                  "conditions")
+# Failures the KafkaTopic only inherits: the KafkaCluster's own status and Event say it, once, instead
+# of one Warning per KafkaTopic (thousands when a cluster goes down).
+QUIET_FAILURES = frozenset({"ClusterNotReady"})
+TopicRef = tuple[str, str]  # (cluster, Kafka topic name)
 SUCCESS_REASONS = frozenset({"Created", "Updated", "Adopted", "InSync"})
 # Changes worth an Event. Not "Created": at 10,000 new KafkaTopics an Event each is a third of the
 # API server's writes, and the status (reason Created, lastTransitionTime) already says it.
@@ -73,6 +78,16 @@ def topic_status(status: Mapping[str, Any], outcome: TopicOutcome, generation: i
 
 def kafka_topic_name(name: str, spec: Mapping[str, Any]) -> str:
     return str(spec.get("topicName") or name)
+
+
+def cluster_of(spec: Mapping[str, Any]) -> str:
+    """The KafkaCluster a spec names (``default``: the operator's configured cluster)."""
+    return str((spec.get("clusterRef") or {}).get("name") or DEFAULT_CLUSTER)
+
+
+def topic_ref(name: str, spec: Mapping[str, Any]) -> TopicRef:
+    """A Kafka topic is only the same topic on the same cluster."""
+    return cluster_of(spec), kafka_topic_name(name, spec)
 
 
 def claim_of(meta: Mapping[str, Any]) -> Claim:
@@ -104,16 +119,18 @@ def topic_samples(bodies: Iterable[Mapping[str, Any]]) -> Iterator[TopicSample]:
                           status.get("partitions"), status.get("replicationFactor"), ready)
 
 
-def claim_on(body: Mapping[str, Any]) -> tuple[str, Claim] | None:
+def claim_on(body: Mapping[str, Any]) -> tuple[TopicRef, Claim] | None:
     """The Kafka topic this KafkaTopic claims, and its claim (none while unmanaged)."""
     meta = body["metadata"]
     if is_unmanaged(meta.get("annotations") or {}):
         return None
-    return kafka_topic_name(meta["name"], body.get("spec") or {}), claim_of(meta)
+    return topic_ref(meta["name"], body.get("spec") or {}), claim_of(meta)
 
 
-async def decide_topic(admin: TopicAdmin, body: Mapping[str, Any], claims: Iterable[Claim]) -> TopicOutcome:
-    """Decide and act for one KafkaTopic: a hold (unmanaged, paused, conflict) or a reconcile."""
+async def decide_topic(admin_of: Callable[[], TopicAdmin], body: Mapping[str, Any], claims: Iterable[Claim]
+                       ) -> TopicOutcome:
+    """Decide and act for one KafkaTopic: a hold (unmanaged, paused, conflict), its cluster not
+    ready (nothing on any broker is touched), or a reconcile."""
     meta, spec, status = body["metadata"], body.get("spec") or {}, body.get("status") or {}
     topic = kafka_topic_name(meta["name"], spec)
     held: Hold | None = hold(meta.get("annotations") or {}, topic, claim_of(meta), claims)
@@ -121,6 +138,11 @@ async def decide_topic(admin: TopicAdmin, body: Mapping[str, Any], claims: Itera
         previous = ready_condition(status)
         ready = held.ready if held.ready is not None else previous.get("status") == "True"
         return TopicOutcome(ready, held.reason, held.message, topic, owned_keys=None)
+    try:
+        admin = admin_of()
+    except ClusterNotReady as error:
+        return TopicOutcome(ready=False, reason="ClusterNotReady", message=error.message, topic=topic,
+                            owned_keys=None)
     started = time.perf_counter()
     outcome = await reconcile_topic(admin, meta["name"], spec, status.get("managedConfigKeys") or [],
                                     adopting=not status.get("topicId"))
@@ -147,7 +169,7 @@ async def post_outcome_event(body: Mapping[str, Any], outcome: TopicOutcome) -> 
                    "reason": outcome.reason, "ready": outcome.ready})
     if outcome.changed and outcome.reason in ANNOUNCED_CHANGES:
         await post_event(body, type="Normal", reason=outcome.reason, message=outcome.message)
-    elif not outcome.ready and previous.get("reason") != outcome.reason:
+    elif not outcome.ready and previous.get("reason") != outcome.reason and outcome.reason not in QUIET_FAILURES:
         await post_event(body, type="Warning", reason=outcome.reason, message=outcome.message)
 
 
@@ -158,23 +180,23 @@ def deletes_topic(body: Mapping[str, Any]) -> bool:
             and not is_unmanaged(annotations))
 
 
-def seconds_since(timestamp: str, now: datetime.datetime | None = None) -> float:
-    """Age of an RFC 3339 timestamp from the API server (the deletion's, so a restarted operator
-    keeps counting from when the deletion began)."""
-    when = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    return ((now or datetime.datetime.now(datetime.UTC)) - when).total_seconds()
-
-
 class TopicController(Controller):
     """The cache, the claims on Kafka topics, the queue, and what a worker does with a key."""
 
-    def __init__(self, admin: TopicAdmin, settings: Settings) -> None:
+    def __init__(self, clusters: ClusterRegistry, settings: Settings) -> None:
         super().__init__("KafkaTopic", PLURAL, settings.max_concurrent_reconciles)
-        self.admin, self.settings = admin, settings
-        self.claims: dict[str, dict[Key, Claim]] = {}
+        self.clusters, self.settings = clusters, settings
+        self.claims: dict[TopicRef, dict[Key, Claim]] = {}
+        clusters.listeners.append(self.requeue_cluster)
 
-    def claims_on(self, topic: str) -> list[Claim]:
+    def claims_on(self, topic: TopicRef) -> list[Claim]:
         return list(self.claims.get(topic, {}).values())
+
+    def requeue_cluster(self, cluster: str) -> None:
+        """The cluster came, went or changed: its KafkaTopics decide again."""
+        for key, body in self.bodies.items():
+            if cluster_of(body.get("spec") or {}) == cluster:
+                self.queue.add(key)
 
     def on_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         slim = slim_body(body)
@@ -197,6 +219,7 @@ class TopicController(Controller):
                     self.queue.add(other)
 
     async def process(self, key: Key) -> None:
+        await self.clusters.synced.wait()  # a restart must not report ClusterNotReady for a cluster not probed yet
         body = self.bodies.get(key)
         if body is None or not leadership.is_leading():
             return  # deleted meanwhile, or a frozen leader resuming: no Kafka change either
@@ -215,7 +238,9 @@ class TopicController(Controller):
 
     async def reconcile(self, key: Key, body: dict[str, Any]) -> None:
         await self.keep_finalizer(key, body)
-        outcome = await decide_topic(self.admin, body, self.claims_on(kafka_topic_name(key[1], body.get("spec") or {})))
+        spec = body.get("spec") or {}
+        outcome = await decide_topic(lambda: self.clusters.admin(cluster_of(spec)), body,
+                                     self.claims_on(topic_ref(key[1], spec)))
         changes = topic_status(body.get("status") or {}, outcome, body["metadata"].get("generation", 0))
         if changes:
             await api.patch_status(PLURAL, *key, changes)
@@ -249,8 +274,9 @@ class TopicController(Controller):
         meta = body["metadata"]
         if FINALIZER not in (meta.get("finalizers") or []):
             return
-        topic = kafka_topic_name(key[1], body.get("spec") or {})
-        winner = owner(self.claims_on(topic))
+        spec = body.get("spec") or {}
+        topic = kafka_topic_name(key[1], spec)
+        winner = owner(self.claims_on(topic_ref(key[1], spec)))
         if deletes_topic(body):  # else paused or unmanaged since: the topic stays
             if winner is not None and winner.uid != meta.get("uid"):
                 await post_event(body, type="Normal", reason="Retained",
@@ -263,8 +289,8 @@ class TopicController(Controller):
     async def delete_topic(self, key: Key, body: dict[str, Any], topic: str) -> bool:
         """Delete the Kafka topic; True when the KafkaTopic may go (deleted, refused, or given up)."""
         try:
-            await self.admin.delete_topic(topic)
-        except KafkaUnavailable as error:
+            await self.clusters.admin(cluster_of(body.get("spec") or {})).delete_topic(topic)
+        except (KafkaUnavailable, ClusterNotReady) as error:
             waited = seconds_since(body["metadata"]["deletionTimestamp"])
             if waited < self.settings.deletion_timeout_seconds:
                 delay = self.queue.add_rate_limited(key)

@@ -1,4 +1,5 @@
-"""One Kubernetes API client for the operator's own calls (status patches, Events, Deployments).
+"""The Kubernetes adapter: one API client for the operator's own calls (status patches, Events,
+Deployments, ConfigMaps, the Secrets of the operator's namespace).
 
 A client made per call opens a new connection, with a TLS handshake, per call: at 500
 ConsumerApps that was over a quarter of the operator's CPU. The shared client keeps a small pool
@@ -9,6 +10,8 @@ in-cluster credentials into the client's default configuration).
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import concurrent.futures
 import functools
 import json
@@ -89,6 +92,42 @@ async def patch_status(plural: str, namespace: str, name: str, changes: dict[str
                         plural, name, {"status": changes}, _preload_content=False))
 
 
+async def patch_cluster_status(plural: str, name: str, changes: dict[str, Any]) -> None:
+    """The status of one of our cluster-scoped objects (KafkaCluster)."""
+    drained(await write(custom_objects().patch_cluster_custom_object_status, GROUP, VERSION, plural, name,
+                        {"status": changes}, _preload_content=False))
+
+
+async def read_secrets(namespace: str, names: Iterable[str]) -> dict[str, dict[str, str]]:
+    """The decoded data of each named Secret of ``namespace`` that exists (a missing one is left
+    out; the caller says which was missing). Values are never logged."""
+    found: dict[str, dict[str, str]] = {}
+    for name in sorted(set(names)):
+        try:
+            secret = await call(core().read_namespaced_secret, name, namespace)
+        except client.ApiException as error:
+            if error.status == 404:
+                continue
+            raise
+        found[name] = {key: _decoded(value) for key, value in (secret.data or {}).items()}
+    return found
+
+
+def _decoded(value: str) -> str:
+    try:
+        return base64.b64decode(value).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return ""  # not text: counted as an empty key by the caller
+
+
+async def apply_configmap(manifest: dict[str, Any], field_manager: str) -> None:
+    """Server-side apply of a ConfigMap (what we set wins, the rest is left alone)."""
+    meta = manifest["metadata"]
+    drained(await write(core().patch_namespaced_config_map, meta["name"], meta["namespace"], manifest,
+                        field_manager=field_manager, force=True, _content_type="application/apply-patch+yaml",
+                        _preload_content=False))
+
+
 async def patch_metadata(plural: str, namespace: str, name: str, metadata: dict[str, Any]) -> None:
     """A merge patch of metadata (finalizers). Include ``resourceVersion`` to make it conditional:
     a stale one is refused with 409 instead of overwriting someone else's change."""
@@ -124,7 +163,7 @@ async def list_keys(plural: str, namespaces: Iterable[str] = ()) -> set[tuple[st
     metadata = await _metadata_pages(functools.partial(api.list_cluster_custom_object, GROUP, VERSION, plural),
                                      functools.partial(api.list_namespaced_custom_object, GROUP, VERSION,
                                                        plural=plural), namespaces)
-    return {(m["namespace"], m["name"]) for m in metadata}
+    return {(m.get("namespace") or "", m["name"]) for m in metadata}  # cluster-scoped: no namespace
 
 
 async def list_owned_deployments(label: str, namespaces: Iterable[str] = ()) -> set[tuple[str, str]]:

@@ -19,21 +19,25 @@ async def post_event(body: Mapping[str, Any], *, type: str, reason: str, message
     """Best effort: a failed Event is logged, never allowed to fail a reconciliation."""
     meta = body["metadata"]
     now = utc_now()
+    # A cluster-scoped object's Events live in "default", as kubectl describe looks for them.
+    namespace = meta.get("namespace") or "default"
+    involved = {"apiVersion": body["apiVersion"], "kind": body["kind"], "name": meta["name"], "uid": meta.get("uid")}
+    if meta.get("namespace"):
+        involved["namespace"] = meta["namespace"]
     event = {
-        "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
-        "involvedObject": {"apiVersion": body["apiVersion"], "kind": body["kind"], "name": meta["name"],
-                           "namespace": meta["namespace"], "uid": meta.get("uid")},
+        "metadata": {"generateName": f"{meta['name']}.", "namespace": namespace},
+        "involvedObject": involved,
         "type": type, "reason": reason, "message": message[:MAX_MESSAGE],
         "firstTimestamp": now, "lastTimestamp": now, "count": 1,
         "source": {"component": "kafkaops"}, "reportingComponent": "kafkaops",
         "reportingInstance": socket.gethostname(),
     }
     try:
-        api.drained(await api.write(api.core().create_namespaced_event, meta["namespace"], event,
+        api.drained(await api.write(api.core().create_namespaced_event, namespace, event,
                                            _preload_content=False))
     except Exception as error:  # Events are informational; the status already says it
         if api.is_namespace_terminating(error):
-            log.info("event %s for %s/%s not posted: the namespace is terminating", reason, meta["namespace"],
+            log.info("event %s for %s/%s not posted: the namespace is terminating", reason, namespace,
                      meta["name"])
             return
-        log.warning("could not post event %s for %s/%s: %s", reason, meta["namespace"], meta["name"], error)
+        log.warning("could not post event %s for %s/%s: %s", reason, namespace, meta["name"], error)

@@ -9,7 +9,8 @@ lets each side depend on them without depending on the other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -158,3 +159,13 @@ class SecretNotFound(ClusterProbeFailed):
         message = (f"Secret {where} has no key {ref.key!r}" if missing_key else f"Secret {where} not found")
         super().__init__(ClusterReason.SECRET_NOT_FOUND, message)
         self.ref = ref
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientSettings:
+    """What a ConsumerApp's containers are told about their cluster. Nothing secret: the CA is a
+    public certificate, and credentials come from a Secret of the app's own namespace."""
+
+    bootstrap_servers: str
+    env: Mapping[str, str] = field(default_factory=dict)  # KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM
+    ca_pem: str | None = None

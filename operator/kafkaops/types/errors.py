@@ -24,3 +24,13 @@ class KafkaRejected(Exception):
 
 class TopicMissing(Exception):
     """The topic does not exist (describe of an unknown topic)."""
+
+
+class ClusterNotReady(Exception):
+    """The object's KafkaCluster is missing or cannot be used; ``message`` names it and says why
+    (its own Ready reason), for the object's ``ClusterNotReady`` condition."""
+
+    def __init__(self, cluster: str, why: str) -> None:
+        super().__init__(f"KafkaCluster {cluster!r} is not ready: {why}")
+        self.cluster = cluster
+        self.message = str(self)
