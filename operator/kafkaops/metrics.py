@@ -68,6 +68,7 @@ class TopicSample:
     partitions: int | None
     replication_factor: int | None
     ready: bool
+    cluster: str = "default"  # the KafkaCluster (``default``: the operator's configured cluster)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class GroupSample:
     lag: Mapping[tuple[str, int], int]  # per (topic, partition); empty while Kafka cannot be read
     lag_seconds: float | None = None
     members: int | None = None
+    cluster: str = "default"
 
 
 @dataclass(eq=False)  # registries keep collectors in a dict: identity, not value
@@ -109,7 +111,7 @@ def _snapshot(source: Callable[[], Iterable[T]]) -> list[T]:
 
 
 def topic_families(samples: list[TopicSample]) -> list[GaugeMetricFamily]:
-    labels = ["namespace", "kafkatopic", "topic"]
+    labels = ["cluster", "namespace", "kafkatopic", "topic"]
     partitions = GaugeMetricFamily("kafkaops_topic_partitions", "Partitions of the topic, as last observed.",
                                    labels=labels)
     replicas = GaugeMetricFamily("kafkaops_topic_replication_factor", "Replication factor, as last observed.",
@@ -117,7 +119,7 @@ def topic_families(samples: list[TopicSample]) -> list[GaugeMetricFamily]:
     ready = GaugeMetricFamily("kafkaops_topic_ready", "1 when the KafkaTopic's Ready condition is True, else 0.",
                               labels=labels)
     for sample in samples:
-        values = [sample.namespace, sample.kafkatopic, sample.topic]
+        values = [sample.cluster, sample.namespace, sample.kafkatopic, sample.topic]
         if sample.partitions is not None:
             partitions.add_metric(values, sample.partitions)
         if sample.replication_factor is not None:
@@ -128,34 +130,35 @@ def topic_families(samples: list[TopicSample]) -> list[GaugeMetricFamily]:
 
 def group_families(samples: list[GroupSample]) -> list[GaugeMetricFamily]:
     lag = GaugeMetricFamily("kafka_consumergroup_lag", "Messages behind the log end, per partition "
-                            "(kafka_exporter's name).", labels=["consumergroup", "topic", "partition"])
+                            "(kafka_exporter's name).", labels=["cluster", "consumergroup", "topic", "partition"])
     lag_sum = GaugeMetricFamily("kafka_consumergroup_lag_sum", "Messages behind, summed over a topic's partitions "
-                                "(kafka_exporter's name).", labels=["consumergroup", "topic"])
+                                "(kafka_exporter's name).", labels=["cluster", "consumergroup", "topic"])
     seconds = GaugeMetricFamily("kafkaops_consumergroup_lag_seconds", "Estimated time lag of the group: the age "
-                                "of the oldest unconsumed message, in seconds.", labels=["consumergroup"])
+                                "of the oldest unconsumed message, in seconds.", labels=["cluster", "consumergroup"])
     members = GaugeMetricFamily("kafkaops_consumergroup_members", "Members of the consumer group.",
-                                labels=["consumergroup"])
+                                labels=["cluster", "consumergroup"])
     replicas = GaugeMetricFamily("kafkaops_consumerapp_replicas", "Replicas of the ConsumerApp's Deployment.",
                                  labels=["namespace", "consumerapp"])
     desired = GaugeMetricFamily("kafkaops_consumerapp_desired_replicas", "Replicas the autoscaler decided on.",
                                 labels=["namespace", "consumerapp"])
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for sample in samples:
         replicas.add_metric([sample.namespace, sample.consumerapp], sample.replicas)
         desired.add_metric([sample.namespace, sample.consumerapp], sample.desired_replicas)
-        if sample.consumergroup in seen:  # two ConsumerApps naming one group: the group's series once
+        group = (sample.cluster, sample.consumergroup)
+        if group in seen:  # two ConsumerApps naming one group: the group's series once
             continue
-        seen.add(sample.consumergroup)
+        seen.add(group)
         sums: dict[str, int] = {}
         for (topic, partition), value in sorted(sample.lag.items()):
-            lag.add_metric([sample.consumergroup, topic, str(partition)], value)
+            lag.add_metric([*group, topic, str(partition)], value)
             sums[topic] = sums.get(topic, 0) + value
         for topic, value in sums.items():
-            lag_sum.add_metric([sample.consumergroup, topic], value)
+            lag_sum.add_metric([*group, topic], value)
         if sample.lag_seconds is not None:
-            seconds.add_metric([sample.consumergroup], sample.lag_seconds)
+            seconds.add_metric([*group], sample.lag_seconds)
         if sample.members is not None:
-            members.add_metric([sample.consumergroup], sample.members)
+            members.add_metric([*group], sample.members)
     return [lag, lag_sum, seconds, members, replicas, desired]
 
 

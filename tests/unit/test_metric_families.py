@@ -27,11 +27,12 @@ def test_topic_series_follow_the_kafkatopics_held():
               TopicSample("ns", "broken", "broken", None, None, False)]
     collector = StateCollector(topics=lambda: topics)
     series = scrape(collector)
-    labels = (("kafkatopic", "user-events"), ("namespace", "ns"), ("topic", "user_events"))
+    labels = (("cluster", "default"), ("kafkatopic", "user-events"), ("namespace", "ns"), ("topic", "user_events"))
     assert series["kafkaops_topic_partitions"] == {labels: 3}  # unknown partitions: no series, not 0
     assert series["kafkaops_topic_replication_factor"] == {labels: 1}
     assert series["kafkaops_topic_ready"][labels] == 1
-    assert series["kafkaops_topic_ready"][(("kafkatopic", "broken"), ("namespace", "ns"), ("topic", "broken"))] == 0
+    broken = (("cluster", "default"), ("kafkatopic", "broken"), ("namespace", "ns"), ("topic", "broken"))
+    assert series["kafkaops_topic_ready"][broken] == 0
     topics.pop()
     topics.pop()
     assert "kafkaops_topic_ready" not in scrape(collector)
@@ -43,13 +44,14 @@ def test_group_series_sum_per_topic_and_appear_once_per_group():
                GroupSample("b", "processor-copy", "orders-group", 1, 1, lag, lag_seconds=12.5, members=3)]
     series = scrape(StateCollector(groups=lambda: samples))
     assert series["kafka_consumergroup_lag"][
-        (("consumergroup", "orders-group"), ("partition", "1"), ("topic", "orders"))] == 7
+        (("cluster", "default"), ("consumergroup", "orders-group"), ("partition", "1"), ("topic", "orders"))] == 7
     assert len(series["kafka_consumergroup_lag"]) == 3
     assert series["kafka_consumergroup_lag_sum"] == {
-        (("consumergroup", "orders-group"), ("topic", "orders")): 12,
-        (("consumergroup", "orders-group"), ("topic", "refunds")): 1}
-    assert series["kafkaops_consumergroup_lag_seconds"] == {(("consumergroup", "orders-group"),): 12.5}
-    assert series["kafkaops_consumergroup_members"] == {(("consumergroup", "orders-group"),): 3}
+        (("cluster", "default"), ("consumergroup", "orders-group"), ("topic", "orders")): 12,
+        (("cluster", "default"), ("consumergroup", "orders-group"), ("topic", "refunds")): 1}
+    group = (("cluster", "default"), ("consumergroup", "orders-group"))
+    assert series["kafkaops_consumergroup_lag_seconds"] == {group: 12.5}
+    assert series["kafkaops_consumergroup_members"] == {group: 3}
     assert series["kafkaops_consumerapp_replicas"] == {
         (("consumerapp", "processor"), ("namespace", "a")): 3,
         (("consumerapp", "processor-copy"), ("namespace", "b")): 1}

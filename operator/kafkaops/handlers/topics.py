@@ -116,7 +116,8 @@ def topic_samples(bodies: Iterable[Mapping[str, Any]]) -> Iterator[TopicSample]:
         ready = ready_condition(status).get("status") == "True"
         yield TopicSample(meta["namespace"], meta["name"],
                           status.get("topicName") or kafka_topic_name(meta["name"], body.get("spec") or {}),
-                          status.get("partitions"), status.get("replicationFactor"), ready)
+                          status.get("partitions"), status.get("replicationFactor"), ready,
+                          cluster=cluster_of(body.get("spec") or {}))
 
 
 def claim_on(body: Mapping[str, Any]) -> tuple[TopicRef, Claim] | None:
