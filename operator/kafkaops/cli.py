@@ -22,6 +22,7 @@ from typing import Any
 from kafkaops import __version__
 from kafkaops.leadership import LeaderElector
 from kafkaops.settings import Settings
+from kafkaops.types.specs import DEFAULT_CLUSTER
 
 logger = logging.getLogger("kafkaops")
 
@@ -139,7 +140,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _diff(args: argparse.Namespace) -> int:
-    from kafkaops.kafka.admin import KafkaAdmin
     from kafkaops.topics.diff import compute_diffs, exit_code, load_paths, render_json, render_text
     from kafkaops.types.errors import KafkaUnavailable
 
@@ -151,12 +151,19 @@ async def _diff(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     diffs = []
     if loaded.manifests:
-        admin = KafkaAdmin(settings.kafka_client_config(), linger=0.01, mutation_linger=0.01,
-                           request_timeout=args.timeout)
+        try:
+            # An explicit --bootstrap-servers wins over the manifests' clusterRef.
+            cluster = args.cluster or (None if args.bootstrap_servers
+                                       else diff_cluster(None, {m.spec.cluster for m in loaded.manifests}))
+            admin, where = await (_cluster_admin(cluster, args.cluster_namespace, args.timeout) if cluster
+                                  else _configured_admin(settings, args.timeout))
+        except (ValueError, LookupError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
         try:
             diffs = await asyncio.wait_for(compute_diffs(admin, loaded.manifests), timeout=args.timeout * 3)
         except (KafkaUnavailable, TimeoutError) as error:
-            message = f"cannot reach Kafka at {settings.bootstrap_servers} within {args.timeout:g}s: " \
+            message = f"cannot reach Kafka at {where} within {args.timeout:g}s: " \
                       f"{error or 'timed out'}"
             print(f"error: {message}", file=sys.stderr)
             if args.output == "json":
@@ -165,6 +172,51 @@ async def _diff(args: argparse.Namespace) -> int:
     render = render_json if args.output == "json" else render_text
     sys.stdout.write(render(diffs, loaded.problems))
     return exit_code(diffs, loaded.problems)
+
+
+def diff_cluster(flag: str | None, named: set[str]) -> str | None:
+    """Which KafkaCluster a diff runs against: ``--cluster``, else the manifests' one clusterRef;
+    None: the configured cluster (``--bootstrap-servers`` / KAFKAOPS_*)."""
+    if flag:
+        return flag
+    named = named - {DEFAULT_CLUSTER}
+    if len(named) > 1:
+        raise ValueError(f"the manifests name several KafkaClusters ({', '.join(sorted(named))}): "
+                         "diff them one cluster at a time with --cluster")
+    return next(iter(named), None)
+
+
+async def _configured_admin(settings: Settings, timeout: float) -> tuple[Any, str]:
+    from kafkaops.kafka.admin import KafkaAdmin
+
+    return (KafkaAdmin(settings.kafka_client_config(), linger=0.01, mutation_linger=0.01, request_timeout=timeout),
+            settings.bootstrap_servers)
+
+
+async def _cluster_admin(name: str, namespace: str, timeout: float) -> tuple[Any, str]:
+    """A KafkaCluster's clients, read from the current kube context (the KafkaCluster and its
+    Secrets in the operator's namespace: the caller needs the rights to read them)."""
+    from kafkaops import GROUP, VERSION
+    from kafkaops.clusters.credentials import resolve_credentials
+    from kafkaops.clusters.spec import parse_cluster_connection
+    from kafkaops.kafka.admin import KafkaAdmin
+    from kafkaops.kafka.connection import confluent_config, python_config
+    from kafkaops.kube import api
+    from kafkaops.types.clusters import ClusterProbeFailed
+
+    try:
+        body = await api.call(api.custom_objects().get_cluster_custom_object, GROUP, VERSION, "kafkaclusters", name)
+        connection = parse_cluster_connection(name, body.get("spec") or {})
+        credentials = resolve_credentials(connection, await api.read_secrets(namespace, connection.secret_names()),
+                                          namespace=namespace)
+    except api.ApiException as error:
+        raise LookupError(f"KafkaCluster {name}: {error.reason} ({error.status})") from None
+    except ClusterProbeFailed as error:
+        raise LookupError(f"KafkaCluster {name}: {error.reason}: {error.message}") from None
+    admin = KafkaAdmin(confluent_config(connection, credentials), linger=0.01, mutation_linger=0.01,
+                       request_timeout=timeout,
+                       python_config=python_config(connection, credentials, request_timeout=timeout))
+    return admin, f"KafkaCluster {name} ({','.join(connection.bootstrap_servers)})"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -208,6 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--bootstrap-servers", metavar="HOST:PORT[,...]",
                       help="Kafka bootstrap servers (default: env KAFKAOPS_BOOTSTRAP_SERVERS, else "
                            "localhost:9092); KAFKAOPS_KAFKA_<PROPERTY> variables apply as for run")
+    diff.add_argument("--cluster", metavar="NAME",
+                      help="diff against this KafkaCluster, read with its Secrets from the current kube context "
+                           "(default: the manifests' clusterRef, else --bootstrap-servers)")
+    diff.add_argument("--cluster-namespace", default=os.environ.get("KAFKAOPS_NAMESPACE", "kafkaops-system"),
+                      metavar="NS", help="the operator's namespace, where KafkaClusters' Secrets live "
+                                         "(default: env KAFKAOPS_NAMESPACE, else kafkaops-system)")
     diff.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
     diff.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                       help="give up on an unreachable Kafka after this long (default 10)")

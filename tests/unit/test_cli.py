@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kafkaops.cli import build_parser, flags_to_env, kopf_run_options
+from kafkaops.cli import build_parser, diff_cluster, flags_to_env, kopf_run_options
 from kafkaops.leadership import Timings
 from kafkaops.settings import Settings
 
@@ -76,3 +76,19 @@ def test_bad_values_are_refused(env):
 def test_diff_requires_a_file():
     with pytest.raises(SystemExit):
         build_parser().parse_args(["diff"])
+
+
+@pytest.mark.parametrize(("flag", "named", "expected"), [
+    (None, set(), None),
+    (None, {"default"}, None),
+    (None, {"prod"}, "prod"),
+    (None, {"default", "prod"}, "prod"),
+    ("staging", {"prod"}, "staging"),
+])
+def test_diff_runs_against_the_flag_else_the_manifests_one_cluster(flag, named, expected):
+    assert diff_cluster(flag, named) == expected
+
+
+def test_diff_refuses_manifests_of_several_clusters_without_a_flag():
+    with pytest.raises(ValueError, match="several KafkaClusters"):
+        diff_cluster(None, {"prod", "staging"})
