@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,6 +148,18 @@ class ClusterController(Controller):
     def __init__(self, registry: ClusterRegistry, settings: Settings, namespace: str) -> None:
         super().__init__("KafkaCluster", PLURAL, workers=4)
         self.registry, self.settings, self.namespace = registry, settings, namespace
+
+    async def list_keys(self, namespaces: Iterable[str] = ()) -> set[Key]:
+        """Cluster-scoped: listed cluster-wide whatever namespaces are watched. A missing CRD (an
+        upgrade that has not applied it yet) counts as no KafkaClusters, so that objects on the
+        configured cluster do not wait for one."""
+        try:
+            return await api.list_keys(self.plural)
+        except api.ApiException as error:
+            if error.status != 404:
+                raise
+            log.warning("the KafkaCluster CRD is not installed: only the configured Kafka cluster is served")
+            return set()
 
     def on_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         meta = body["metadata"]

@@ -89,10 +89,13 @@ class Controller:
     async def list_at_start(self, namespaces: Iterable[str]) -> None:
         """The objects that exist now: readiness waits until all are cached, the re-check signal
         until all were reconciled once."""
-        keys = await retried(f"start-up listing of {self.kind}s", lambda: api.list_keys(self.plural, namespaces))
+        keys = await retried(f"start-up listing of {self.kind}s", lambda: self.list_keys(namespaces))
         self.progress.listed(keys)
         log.info("start-up: %d %s(s) to re-check", len(keys), self.kind)
         self._report()
+
+    async def list_keys(self, namespaces: Iterable[str] = ()) -> set[Key]:
+        return await api.list_keys(self.plural, namespaces)
 
     def _report(self) -> None:
         if not self._reported and self.progress.rechecked:
