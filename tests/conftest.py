@@ -23,6 +23,13 @@ def kafka() -> Iterator[KafkaCluster]:
 
 
 @pytest.fixture(scope="session")
+def secured_kafka() -> Iterator[KafkaCluster]:
+    """A second cluster, as production runs them: SASL_SSL with SCRAM-SHA-512 and ACLs enforced."""
+    with start_kafka(1, secured=True, acls=True) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
 def kube() -> Iterator[KubeCluster]:
     with start_kube() as cluster:
         yield cluster

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
-from kafkaops.harness.tls import CertificateAuthority
 from kubernetes import client
 from support import kubectl
 
 from chart_render import RELEASE_NAMESPACE
 from helpers import eventually, ready_condition
 from kafkaops.harness.kafka import KafkaCluster
+from kafkaops.harness.tls import CertificateAuthority
 
 pytestmark = pytest.mark.e2e
 GROUP, VERSION = "kafkaops.io", "v1alpha1"

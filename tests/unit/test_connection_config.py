@@ -7,9 +7,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from kafkaops.harness.tls import CertificateAuthority
 
 from kafkaops.clusters.spec import parse_cluster_connection
+from kafkaops.harness.tls import CertificateAuthority
 from kafkaops.kafka.connection import confluent_config, python_config, scrub, ssl_context
 from kafkaops.kafka.fallback_admin import python_client_config
 from kafkaops.types.clusters import NO_CREDENTIALS, ResolvedCredentials

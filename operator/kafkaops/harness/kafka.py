@@ -2,13 +2,17 @@
 cluster of one combined broker+controller node, or one controller plus N brokers.
 
 The jars are cached under ``<cache>/kafka/<version>/libs``; each run formats fresh storage
-in its own work directory.
+in its own work directory. A secured cluster (``secured=True``) adds a SASL_SSL listener per
+broker: SCRAM-SHA-512 with an admin user bootstrapped at format time, a server certificate
+signed by a CA made here, and optionally Kafka's ``StandardAuthorizer`` so that ACLs are
+enforced. Brokers and the controller still talk PLAINTEXT to each other on loopback.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import secrets
 import shutil
 import time
 import uuid
@@ -25,6 +29,7 @@ from kafkaops.harness.procs import (
     progress,
     run_logged,
 )
+from kafkaops.harness.tls import CertificateAuthority, IssuedCertificate
 
 KAFKA_VERSION = os.environ.get("KAFKAOPS_KAFKA_VERSION", "4.4.0")
 LOG4J_VERSION = "2.24.3"
@@ -97,6 +102,26 @@ def _java(libs: Path, main: str, *args: str, heap: str = "512m") -> list[str]:
             "-cp", f"{libs}/*", main, *args]
 
 
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+
+
+@dataclass(frozen=True)
+class BrokerSecurity:
+    """What a client needs to reach a secured cluster: the CA that signed the brokers' certificate
+    (also written to ``ca_pem_path``, for clients that want a file) and the admin user's SCRAM
+    credentials. With ``acls`` the admin is the only super user on the SASL_SSL listeners."""
+
+    ca: CertificateAuthority
+    ca_pem_path: Path
+    admin_password: str
+    acls: bool
+    admin_user: str = "admin"
+
+    @property
+    def ca_pem(self) -> str:
+        return self.ca.certificate_pem
+
+
 @dataclass
 class KafkaNode:
     node_id: int
@@ -104,6 +129,7 @@ class KafkaNode:
     port: int | None
     controller_port: int | None
     directory: Path
+    secure_port: int | None = None
     command: list[str] = field(default_factory=list)
     service: Service | None = None
 
@@ -114,10 +140,21 @@ class KafkaCluster:
 
     workdir: Path
     nodes: list[KafkaNode] = field(default_factory=list)
+    security: BrokerSecurity | None = None
 
     @property
     def bootstrap_servers(self) -> str:
-        return ",".join(f"127.0.0.1:{n.port}" for n in self.nodes if n.port is not None)
+        """The client listeners: SASL_SSL on a secured cluster, else PLAINTEXT."""
+        ports = [n.secure_port if self.security is not None else n.port for n in self.nodes if n.port is not None]
+        return ",".join(f"127.0.0.1:{port}" for port in ports)
+
+    def client_config(self) -> dict[str, str]:
+        """confluent-kafka configuration for the client listeners, as the admin user on a secured cluster."""
+        if self.security is None:
+            return {"bootstrap.servers": self.bootstrap_servers}
+        return {"bootstrap.servers": self.bootstrap_servers, "security.protocol": "SASL_SSL",
+                "ssl.ca.location": str(self.security.ca_pem_path), "sasl.mechanism": SCRAM_MECHANISM,
+                "sasl.username": self.security.admin_user, "sasl.password": self.security.admin_password}
 
     @property
     def brokers(self) -> int:
@@ -154,10 +191,14 @@ class KafkaCluster:
         node.service.wait_until(lambda: _metadata_ready(self), timeout)
 
 
-def _properties(node: KafkaNode, voters: str, replication: int) -> str:
+def _properties(node: KafkaNode, voters: str, replication: int, security: BrokerSecurity | None,
+                server: IssuedCertificate | None) -> str:
     listeners, protocols = [], ["CONTROLLER:PLAINTEXT", "PLAINTEXT:PLAINTEXT"]
     if node.port is not None:
         listeners.append(f"PLAINTEXT://127.0.0.1:{node.port}")
+    if node.secure_port is not None:
+        listeners.append(f"SASL_SSL://127.0.0.1:{node.secure_port}")
+        protocols.append("SASL_SSL:SASL_SSL")
     if node.controller_port is not None:
         listeners.append(f"CONTROLLER://127.0.0.1:{node.controller_port}")
     props = {
@@ -185,9 +226,40 @@ def _properties(node: KafkaNode, voters: str, replication: int) -> str:
         "log.segment.bytes": 16 * 1024 * 1024,
     }
     if node.port is not None:
-        props["advertised.listeners"] = f"PLAINTEXT://127.0.0.1:{node.port}"
+        props["advertised.listeners"] = ",".join(item for item in listeners if not item.startswith("CONTROLLER:"))
         props["inter.broker.listener.name"] = "PLAINTEXT"
-    return "".join(f"{k}={v}\n" for k, v in props.items())
+    if security is not None:
+        props.update(_security_properties(node, security, server))
+    return "".join(f"{k}={_escape(v)}\n" for k, v in props.items())
+
+
+def _security_properties(node: KafkaNode, security: BrokerSecurity,
+                         server: IssuedCertificate | None) -> dict[str, object]:
+    """SCRAM on the SASL_SSL listener with an in-line PEM key store; the authorizer runs on every
+    node (the controller authorizes metadata changes too). ANONYMOUS is what the PLAINTEXT
+    inter-broker and controller listeners authenticate as, so it must stay a super user."""
+    props: dict[str, object] = {}
+    if node.secure_port is not None and server is not None:
+        props.update({
+            "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+            f"listener.name.sasl_ssl.{SCRAM_MECHANISM.lower()}.sasl.jaas.config":
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.certificate.chain": server.certificate_pem,
+            "ssl.keystore.key": server.key_pem,
+        })
+    if security.acls:
+        props.update({
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users": f"User:{security.admin_user};User:ANONYMOUS",
+            "allow.everyone.if.no.acl.found": "false",
+        })
+    return props
+
+
+def _escape(value: object) -> str:
+    """A Java properties value on one line (PEM blocks have newlines)."""
+    return str(value).replace("\\", "\\\\").replace("\n", "\\n")
 
 
 def _metadata_ready(cluster: KafkaCluster) -> bool:
@@ -196,24 +268,43 @@ def _metadata_ready(cluster: KafkaCluster) -> bool:
 
     if not all(port_open(n.port) for n in cluster.nodes if n.port is not None):
         return False
-    bootstrap, brokers = cluster.bootstrap_servers, cluster.brokers
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000})
-    metadata = admin.list_topics(timeout=2)
+    brokers = cluster.brokers
+    if not all(port_open(n.secure_port) for n in cluster.nodes if n.secure_port is not None):
+        return False
+    admin = AdminClient({**cluster.client_config(), "socket.timeout.ms": 2000})
+    metadata = admin.list_topics(timeout=5 if cluster.security else 2)
     return len(metadata.brokers) >= brokers
 
 
-def start_kafka(brokers: int = 1, *, workdir: Path | None = None, timeout: float = 120.0) -> KafkaCluster:
+def start_kafka(brokers: int = 1, *, secured: bool = False, acls: bool = False, workdir: Path | None = None,
+                timeout: float = 120.0) -> KafkaCluster:
     """Start a KRaft cluster: one combined node when ``brokers == 1``, else a dedicated
-    controller plus ``brokers`` broker-only nodes (so every broker can be stopped alone)."""
+    controller plus ``brokers`` broker-only nodes (so every broker can be stopped alone).
+    ``secured`` adds the SASL_SSL listeners; ``acls`` enforces ACLs (needs ``secured``)."""
+    if acls and not secured:
+        raise ValueError("ACLs are enforced on the secured listener only: pass secured=True")
     libs = ensure_kafka_jars()
     workdir = workdir or make_workdir("kafkaops-kafka-")
     cluster = KafkaCluster(workdir=workdir)
+    server = None
+    if secured:
+        ca = CertificateAuthority.create("kafkaops-harness-kafka-ca")
+        server = ca.issue("kafka", server=True)
+        ca_path = workdir / "ca.crt"
+        ca_path.write_text(ca.certificate_pem)
+        cluster.security = BrokerSecurity(ca=ca, ca_pem_path=ca_path, admin_password=secrets.token_urlsafe(18),
+                                          acls=acls)
+
+    def secure_port() -> int | None:
+        return free_port() if secured else None
+
     if brokers == 1:
-        cluster.nodes.append(KafkaNode(1, "broker,controller", free_port(), free_port(), workdir / "node-1"))
+        cluster.nodes.append(KafkaNode(1, "broker,controller", free_port(), free_port(), workdir / "node-1",
+                                       secure_port()))
     else:
         cluster.nodes.append(KafkaNode(100, "controller", None, free_port(), workdir / "node-100"))
         for i in range(1, brokers + 1):
-            cluster.nodes.append(KafkaNode(i, "broker", free_port(), None, workdir / f"node-{i}"))
+            cluster.nodes.append(KafkaNode(i, "broker", free_port(), None, workdir / f"node-{i}", secure_port()))
     voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in cluster.nodes
                       if n.controller_port is not None)
     cluster_id = _random_cluster_id()
@@ -223,9 +314,9 @@ def start_kafka(brokers: int = 1, *, workdir: Path | None = None, timeout: float
         for node in cluster.nodes:
             node.directory.mkdir(parents=True, exist_ok=True)
             config = node.directory / "server.properties"
-            config.write_text(_properties(node, voters, replication))
+            config.write_text(_properties(node, voters, replication, cluster.security, server))
             run_logged(_java(libs, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(config),
-                             "--ignore-formatted", heap="128m"),
+                             "--ignore-formatted", *_scram_users(cluster.security), heap="128m"),
                        cluster.node_log(node.node_id), what=f"formatting Kafka storage of node {node.node_id}")
         for node in cluster.nodes:
             heap = "256m" if node.port is None else os.environ.get("KAFKAOPS_KAFKA_HEAP", "1g")
@@ -240,9 +331,18 @@ def start_kafka(brokers: int = 1, *, workdir: Path | None = None, timeout: float
     except BaseException:
         cluster.stop()
         raise
-    progress(f"Kafka {KAFKA_VERSION} with {brokers} broker(s) ready at {cluster.bootstrap_servers} "
+    kind = "" if cluster.security is None else f" (SASL_SSL{', ACLs enforced' if acls else ''})"
+    progress(f"Kafka {KAFKA_VERSION} with {brokers} broker(s){kind} ready at {cluster.bootstrap_servers} "
              f"in {time.monotonic() - started:.1f}s")
     return cluster
+
+
+def _scram_users(security: BrokerSecurity | None) -> list[str]:
+    """The admin's SCRAM credential written into the metadata log at format time, so it exists
+    before the broker serves its first request (KIP-900)."""
+    if security is None:
+        return []
+    return ["--add-scram", f"{SCRAM_MECHANISM}=[name={security.admin_user},password={security.admin_password}]"]
 
 
 def _random_cluster_id() -> str:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import collections
-import datetime
-import ipaddress
 import json
 import ssl
 import time
@@ -23,20 +21,6 @@ from kafkaops.harness.procs import HarnessError, Service, free_port, make_workdi
 
 FAKE_NODE = "kwok-node-0"
 APISERVER = "kube-apiserver"
-
-
-def _pem_cert(cert: object) -> bytes:
-    from cryptography.hazmat.primitives import serialization
-
-    return cert.public_bytes(serialization.Encoding.PEM)  # type: ignore[attr-defined]
-
-
-def _pem_key(key: object) -> bytes:
-    from cryptography.hazmat.primitives import serialization
-
-    return key.private_bytes(  # type: ignore[attr-defined]
-        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption())
 
 
 @dataclass
@@ -53,62 +37,25 @@ class Pki:
 def make_pki(directory: Path) -> Pki:
     """One CA that signs the apiserver's serving certificate and an admin client
     certificate (CN=admin, O=system:masters), plus the service-account signing key."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from kafkaops.harness.tls import CertificateAuthority, private_key_pem
 
     directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.UTC)
-    validity = (now - datetime.timedelta(hours=1), now + datetime.timedelta(days=30))
-
-    def name(cn: str, org: str | None = None) -> x509.Name:
-        attrs = [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
-        if org:
-            attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
-        return x509.Name(attrs)
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = (x509.CertificateBuilder().subject_name(name("kafkaops-harness-ca"))
-               .issuer_name(name("kafkaops-harness-ca")).public_key(ca_key.public_key())
-               .serial_number(x509.random_serial_number()).not_valid_before(validity[0])
-               .not_valid_after(validity[1])
-               .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-               .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                            content_commitment=False, key_encipherment=False,
-                                            data_encipherment=False, key_agreement=False,
-                                            encipher_only=False, decipher_only=False), critical=True)
-               .sign(ca_key, hashes.SHA256()))
-
-    def leaf(subject: x509.Name, server: bool) -> tuple[object, object]:
-        key = ec.generate_private_key(ec.SECP256R1())
-        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_cert.subject)
-                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(validity[0]).not_valid_after(validity[1])
-                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True))
-        if server:
-            builder = builder.add_extension(x509.SubjectAlternativeName([
-                x509.DNSName("localhost"), x509.DNSName("kubernetes"), x509.DNSName("kubernetes.default"),
-                x509.DNSName("kubernetes.default.svc"),
-                x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                x509.IPAddress(ipaddress.ip_address("10.96.0.1"))]), critical=False)
-            usage = x509.oid.ExtendedKeyUsageOID.SERVER_AUTH
-        else:
-            usage = x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH
-        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        return builder.sign(ca_key, hashes.SHA256()), key
-
-    serving_cert, serving_key = leaf(name("kube-apiserver"), server=True)
-    admin_cert, admin_key = leaf(name("admin", "system:masters"), server=False)
-    sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca = CertificateAuthority.create("kafkaops-harness-ca")
+    serving = ca.issue("kube-apiserver", server=True, names=(
+        "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "127.0.0.1", "10.96.0.1"))
+    admin = ca.issue("admin", server=False, organization="system:masters")
+    sa_key = ec.generate_private_key(ec.SECP256R1())
     pki = Pki(*(directory / f for f in ("ca.crt", "apiserver.crt", "apiserver.key", "admin.crt",
                                         "admin.key", "sa.key", "sa.pub")))
-    pki.ca.write_bytes(_pem_cert(ca_cert))
-    pki.serving_cert.write_bytes(_pem_cert(serving_cert))
-    pki.serving_key.write_bytes(_pem_key(serving_key))
-    pki.admin_cert.write_bytes(_pem_cert(admin_cert))
-    pki.admin_key.write_bytes(_pem_key(admin_key))
-    pki.sa_key.write_bytes(_pem_key(sa_key))
+    pki.ca.write_text(ca.certificate_pem)
+    pki.serving_cert.write_text(serving.certificate_pem)
+    pki.serving_key.write_text(serving.key_pem)
+    pki.admin_cert.write_text(admin.certificate_pem)
+    pki.admin_key.write_text(admin.key_pem)
+    pki.sa_key.write_text(private_key_pem(sa_key))
     pki.sa_pub.write_bytes(sa_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     for path in (pki.serving_key, pki.admin_key, pki.sa_key):
