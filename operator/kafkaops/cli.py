@@ -52,6 +52,9 @@ def flags_to_env(args: argparse.Namespace, env: MutableMapping[str, str]) -> Non
                             ("KAFKAOPS_LIVENESS_ENDPOINT", args.liveness),
                             ("KAFKAOPS_LOG_FORMAT", args.log_format),
                             ("KAFKAOPS_MAX_CONCURRENT_RECONCILES", args.max_concurrent_reconciles),
+                            ("KAFKAOPS_TENANCY_MODE", args.tenancy_mode),
+                            ("KAFKAOPS_TRUSTED_NAMESPACES",
+                             ",".join(args.trusted_namespace) if args.trusted_namespace else None),
                             ("KAFKAOPS_PEERING", "true" if args.peering else None),
                             ("KAFKAOPS_LEADER_ELECTION", "true" if args.leader_elect else None)):
         if value is not None:
@@ -243,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="log format (env KAFKAOPS_LOG_FORMAT; default text)")
     run.add_argument("--max-concurrent-reconciles", type=int, metavar="N",
                      help="resources processed at once (env KAFKAOPS_MAX_CONCURRENT_RECONCILES; default 200)")
+    run.add_argument("--tenancy-mode", choices=("off", "audit", "enforce"),
+                     help="a namespace without a KafkaAccessPolicy: off (anything), audit (a Warning Event per "
+                          "object), enforce (refused unless trusted) (env KAFKAOPS_TENANCY_MODE; default off)")
+    run.add_argument("--trusted-namespace", action="append", metavar="NS",
+                     help="needs no KafkaAccessPolicy under enforce, repeatable (env KAFKAOPS_TRUSTED_NAMESPACES, "
+                          "comma-separated)")
     run.add_argument("--peering", action="store_true", default=None,
                      help="kopf peering: several replicas, one active (env KAFKAOPS_PEERING=true; "
                           "default standalone)")

@@ -7,6 +7,8 @@
 | ``KAFKAOPS_KAFKA_<PROPERTY>`` | | any librdkafka property: ``KAFKAOPS_KAFKA_SECURITY_PROTOCOL`` sets |
 |   | | ``security.protocol`` |
 | ``KAFKAOPS_NAMESPACES`` | all namespaces | comma-separated namespaces to watch |
+| ``KAFKAOPS_TENANCY_MODE`` | ``off`` | a namespace without a KafkaAccessPolicy: ``off``, ``audit`` or ``enforce`` |
+| ``KAFKAOPS_TRUSTED_NAMESPACES`` | none | comma-separated namespaces that need no KafkaAccessPolicy under ``enforce`` |
 | ``KAFKAOPS_NAMESPACE`` | the pod's | the operator's own namespace: where KafkaClusters' Secrets live |
 | ``KAFKAOPS_CLUSTER_PROBE_INTERVAL_SECONDS`` | ``30`` | how often each KafkaCluster (and its Secrets) is checked |
 | ``KAFKAOPS_DRIFT_INTERVAL_SECONDS`` | ``300`` | how often every topic is compared with the broker |
@@ -38,6 +40,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from kafkaops import health, leadership
 from kafkaops.logs import REDACTED
+from kafkaops.tenancy.rules import TenancyMode
 
 _KAFKA_PREFIX = "KAFKAOPS_KAFKA_"
 # librdkafka properties whose values are secrets: sasl.password, ssl.key.password, ssl.keystore.password,
@@ -49,10 +52,16 @@ def is_secret_property(name: str) -> bool:
     return bool(_SECRET_PROPERTY.search(name))
 
 
+def _names(listed: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in listed.split(",") if name.strip())
+
+
 class Settings(BaseModel):
     bootstrap_servers: str = "localhost:9092"
     kafka_properties: dict[str, str] = Field(default_factory=dict)
     namespaces: tuple[str, ...] = ()  # empty: all namespaces
+    tenancy_mode: TenancyMode = TenancyMode.OFF
+    trusted_namespaces: frozenset[str] = frozenset()
     drift_interval_seconds: float = Field(300.0, gt=0)
     operator_namespace: str | None = None  # None: the pod's namespace
     cluster_probe_interval_seconds: float = Field(30.0, gt=0)
@@ -93,10 +102,12 @@ class Settings(BaseModel):
             or "localhost:9092",
             "kafka_properties": {key.removeprefix(_KAFKA_PREFIX).lower().replace("_", "."): value
                                  for key, value in env.items() if key.startswith(_KAFKA_PREFIX)},
-            "namespaces": tuple(ns.strip() for ns in env.get("KAFKAOPS_NAMESPACES", "").split(",") if ns.strip()),
+            "namespaces": _names(env.get("KAFKAOPS_NAMESPACES", "")),
+            "trusted_namespaces": frozenset(_names(env.get("KAFKAOPS_TRUSTED_NAMESPACES", ""))),
         }
         for field, variable in (("drift_interval_seconds", "KAFKAOPS_DRIFT_INTERVAL_SECONDS"),
                                 ("operator_namespace", "KAFKAOPS_NAMESPACE"),
+                                ("tenancy_mode", "KAFKAOPS_TENANCY_MODE"),
                                 ("cluster_probe_interval_seconds", "KAFKAOPS_CLUSTER_PROBE_INTERVAL_SECONDS"),
                                 ("batch_linger_ms", "KAFKAOPS_BATCH_LINGER_MS"),
                                 ("mutation_linger_ms", "KAFKAOPS_MUTATION_LINGER_MS"),
@@ -137,7 +148,7 @@ class Settings(BaseModel):
         namespaces = ",".join(self.namespaces) or "all namespaces"
         return (f"kafkaops configured: Kafka client {self.redacted()}, watching {namespaces}, "
                 f"drift interval {self.drift_interval_seconds:g}s, metrics port {self.metrics_port or 'off'}, "
-                f"max concurrent reconciles {self.max_concurrent_reconciles}")
+                f"max concurrent reconciles {self.max_concurrent_reconciles}, tenancy {self.tenancy_mode.value}")
 
     def __repr_args__(self) -> Any:
         """Settings printed or logged as a whole show redacted Kafka properties."""

@@ -61,9 +61,10 @@ def install_chart_identity(helm: Path, bootstrap_servers: str, kubectl: Kubectl 
     return str(account)
 
 
-def service_account_kubeconfig(account: str, server: str, ca: Path, path: Path, kubectl: Kubectl = kubectl) -> Path:
+def service_account_kubeconfig(account: str, server: str, ca: Path, path: Path, kubectl: Kubectl = kubectl,
+                               namespace: str = RELEASE_NAMESPACE) -> Path:
     """A kubeconfig holding a TokenRequest-API token of the ServiceAccount (no client certificate)."""
-    token = kubectl("create", "token", account, "-n", RELEASE_NAMESPACE, "--duration=2h").stdout.strip()
+    token = kubectl("create", "token", account, "-n", namespace, "--duration=2h").stdout.strip()
     config = {
         "apiVersion": "v1", "kind": "Config", "current-context": RELEASE,
         "clusters": [{"name": "harness", "cluster": {"server": server, "certificate-authority": str(ca)}}],
@@ -73,7 +74,7 @@ def service_account_kubeconfig(account: str, server: str, ca: Path, path: Path, 
     path.write_text(json.dumps(config, indent=2))
     path.chmod(0o600)
     who = kubectl("--kubeconfig", str(path), "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
-    assert who.stdout == f"system:serviceaccount:{RELEASE_NAMESPACE}:{account}", who.stdout
+    assert who.stdout == f"system:serviceaccount:{namespace}:{account}", who.stdout
     return path
 
 

@@ -51,7 +51,8 @@ def test_helm_lint_strict(helm, values_file):
 
 @pytest.mark.parametrize("values_file", CI_VALUES, ids=lambda p: p.stem)
 def test_rbac_has_no_wildcards_and_no_dangerous_verbs_and_secrets_only_in_its_namespace(helm, values_file):
-    roles = [doc for doc in manifests(render(helm, values=values_file)) if doc["kind"] in ROLE_KINDS]
+    roles = [doc for doc in manifests(render(helm, values=values_file))
+             if doc["kind"] in ROLE_KINDS and not aggregated(doc)]
     assert roles
     for role in roles:
         for rule in role["rules"]:
@@ -64,9 +65,27 @@ def test_rbac_has_no_wildcards_and_no_dangerous_verbs_and_secrets_only_in_its_na
             assert "nonResourceURLs" not in rule, rule
 
 
+def aggregated(role: dict) -> bool:
+    """The roles the chart adds to Kubernetes' built-in admin/edit/view roles (for people, not the operator)."""
+    return any(key.startswith("rbac.authorization.k8s.io/aggregate-to-") for key in role["metadata"]["labels"])
+
+
+def test_application_teams_get_their_objects_through_edit_and_view_but_never_a_policy_or_a_cluster(helm):
+    docs = manifests(render(helm, values=values("default")))
+    roles = {role["metadata"]["name"]: role for role in of_kind(docs, "ClusterRole") if aggregated(role)}
+    assert set(roles) == {"kafkaops-edit", "kafkaops-view"}
+    edit, view = roles["kafkaops-edit"], roles["kafkaops-view"]
+    assert {"aggregate-to-edit", "aggregate-to-admin"} <= {k.rsplit("/", 1)[1] for k in edit["metadata"]["labels"]}
+    assert "rbac.authorization.k8s.io/aggregate-to-view" in view["metadata"]["labels"]
+    written = {resource for rule in edit["rules"] for resource in rule["resources"]}
+    assert written == {"kafkatopics", "consumerapps"}
+    assert all(set(rule["verbs"]) <= {"get", "list", "watch"} for rule in view["rules"])
+    assert "kafkaaccesspolicies" in {resource for rule in view["rules"] for resource in rule["resources"]}
+
+
 def test_default_rbac_is_one_cluster_role_bound_to_the_service_account(helm):
     docs = manifests(render(helm, values=values("default")))
-    (cluster_role,) = of_kind(docs, "ClusterRole")
+    (cluster_role,) = [role for role in of_kind(docs, "ClusterRole") if not aggregated(role)]
     (binding,) = of_kind(docs, "ClusterRoleBinding")
     (account,) = of_kind(docs, "ServiceAccount")
     roles = of_kind(docs, "Role")  # the leader Lease and the KafkaClusters' Secrets
@@ -89,7 +108,7 @@ def test_namespaced_rbac_is_a_role_per_watched_namespace_and_only_crd_and_kafkac
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
     assert sorted(b["metadata"]["namespace"] for b in bindings) == ["team-a", "team-b"]
     assert all(b["subjects"][0]["namespace"] == "kafkaops-system" for b in bindings)
-    (cluster_role,) = of_kind(docs, "ClusterRole")
+    (cluster_role,) = [role for role in of_kind(docs, "ClusterRole") if not aggregated(role)]
     assert cluster_role["rules"] == [{"apiGroups": ["apiextensions.k8s.io"],
                                       "resources": ["customresourcedefinitions"],
                                       "verbs": ["list", "watch"]},

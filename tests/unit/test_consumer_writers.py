@@ -14,6 +14,7 @@ from kafkaops.consumers.autoscale import GroupSnapshot
 from kafkaops.consumers.collector import GroupReport
 from kafkaops.handlers import consumers, scaler
 from kafkaops.handlers.clusters import ClusterRegistry, default_client_settings
+from kafkaops.handlers.tenancy import AccessPolicies
 from kafkaops.settings import Settings
 
 pytestmark = pytest.mark.unit
@@ -68,7 +69,9 @@ def test_a_spec_change_applied_while_the_scaler_scales_keeps_the_scalers_replica
     async def scenario():
         clusters = ClusterRegistry(object(), default_client_settings(Settings()))  # no Kafka call in this test
         clusters.synced.set()
-        controller = consumers.ConsumerController(clusters, Settings())
+        policies = AccessPolicies(Settings())
+        policies.synced.set()  # the start-up listing found none
+        controller = consumers.ConsumerController(clusters, policies, Settings())
         controller.deployments_synced.set()  # the start-up listing found none
         controller.on_app_event("ADDED", app())
         await controller.process(KEY)  # creates the Deployment at minReplicas

@@ -36,17 +36,21 @@ from kafkaops.consumers.deployment import (
 from kafkaops.consumers.spec import ConsumerAppSpec, parse_consumer_spec
 from kafkaops.handlers.clusters import ClusterRegistry
 from kafkaops.handlers.controller import Controller, Key, key_of, retried
+from kafkaops.handlers.tenancy import AccessPolicies, consumer_request
 from kafkaops.kube import api
 from kafkaops.kube.events import post_event
 from kafkaops.metrics import RECONCILIATIONS
 from kafkaops.settings import Settings
+from kafkaops.tenancy.rules import consumer_violation
 from kafkaops.types.errors import ClusterNotReady, InvalidSpec
 from kafkaops.workqueue import StartupProgress
 
 PLURAL = "consumerapps"
 # Ready reasons the worker writes; the others (LagCollected, TopicNotFound, BrokerUnavailable) are
 # the scaler's, and a re-check that changes nothing must not overwrite them.
-APPLY_FAILURES = frozenset({"InvalidSpec", "DeploymentRejected", "ClusterNotReady"})
+APPLY_FAILURES = frozenset({"InvalidSpec", "DeploymentRejected", "ClusterNotReady", "PolicyViolation"})
+# The worker's verdicts that stop the scaler: it neither reads the group's lag nor scales.
+SCALER_HELD = frozenset({"PolicyViolation"})
 # Failures an app only inherits from its KafkaCluster, whose own status says so: no Event per app.
 QUIET_FAILURES = frozenset({"ClusterNotReady"})
 log = logging.getLogger(__name__)
@@ -74,10 +78,11 @@ def slim_app(body: Mapping[str, Any]) -> dict[str, Any]:
 class ConsumerController(Controller):
     """ConsumerApps and the Deployments they own, and the one lock per app both writers take."""
 
-    def __init__(self, clusters: ClusterRegistry, settings: Settings) -> None:
+    def __init__(self, clusters: ClusterRegistry, policies: AccessPolicies, settings: Settings) -> None:
         super().__init__("ConsumerApp", PLURAL, settings.max_concurrent_reconciles)
-        self.settings, self.clusters = settings, clusters
+        self.settings, self.clusters, self.policies = settings, clusters, policies
         clusters.listeners.append(self.requeue_cluster)
+        policies.listeners.append(self.requeue_namespace)
         self.deployments: dict[Key, DeploymentView] = {}
         self.locks: dict[Key, asyncio.Lock] = {}
         self.specs: dict[Key, tuple[Any, ConsumerAppSpec | None]] = {}
@@ -144,9 +149,16 @@ class ConsumerController(Controller):
             if spec is not None and spec.cluster == cluster:
                 self.queue.add(key)
 
+    def requeue_namespace(self, namespace: str) -> None:
+        """Its KafkaAccessPolicy came, changed or went: its apps decide again."""
+        for key in list(self.bodies):
+            if key[0] == namespace:
+                self.queue.add(key)
+
     async def process(self, key: Key) -> None:
         await self.deployments_synced.wait()
         await self.clusters.synced.wait()
+        await self.policies.synced.wait()
         async with self.lock(key):
             body = self.bodies.get(key)
             if body is None or body["metadata"].get("deletionTimestamp"):
@@ -167,6 +179,14 @@ class ConsumerController(Controller):
         except InvalidSpec as error:
             await self.report_failure(key, body, "InvalidSpec", str(error))
             return
+        verdict = self.policies.verdict(key[0], lambda policy: consumer_violation(
+            policy, consumer_request(meta["name"], spec))) if self.policies.applies(key[0]) else None
+        if verdict is not None and verdict.refused:
+            await self.report_failure(key, body, "PolicyViolation", f"{verdict.message}; the Deployment is left as "
+                                      "it is and not scaled")
+            return
+        if verdict is not None and new_generation:
+            await post_event(body, type="Warning", reason="NoAccessPolicy", message=verdict.message)
         view = self.deployments.get(key)
         policy = spec.scaling.policy()
         # The replica count is the scaler's: carried over as it is, only kept within the spec's bounds.

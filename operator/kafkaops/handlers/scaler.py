@@ -8,18 +8,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from kafkaops.changes import handled
-from kafkaops.conditions import utc_now
+from kafkaops.conditions import ready_condition, utc_now
 from kafkaops.consumers.autoscale import Stabilizer
 from kafkaops.consumers.collector import GroupReport, LagCollector
 from kafkaops.consumers.scaling import ScalingInputs, ScalingOutcome, decide_scaling, lag_query
 from kafkaops.consumers.spec import ConsumerAppSpec
 from kafkaops.handlers.clusters import ClusterRegistry
-from kafkaops.handlers.consumers import ConsumerController
+from kafkaops.handlers.consumers import SCALER_HELD, ConsumerController
 from kafkaops.handlers.controller import Key, key_of
 from kafkaops.kube import api
 from kafkaops.kube.events import post_event
@@ -58,12 +58,16 @@ class ScalerState:
 
 
 def scalable(controller: ConsumerController) -> Iterable[App]:
-    """Apps whose current generation the worker has applied, with a valid spec."""
+    """Apps whose current generation the worker has applied, with a valid spec, not held by it."""
     for body in list(controller.bodies.values()):
-        if handled(body) and not body["metadata"].get("deletionTimestamp"):
+        if handled(body) and not body["metadata"].get("deletionTimestamp") and not held(body):
             spec = controller.spec_of(body)
             if spec is not None:
                 yield body, spec
+
+
+def held(body: Mapping[str, Any]) -> bool:
+    return ready_condition(body.get("status") or {}).get("reason") in SCALER_HELD
 
 
 @dataclass(frozen=True)
@@ -123,8 +127,8 @@ async def scale_app(controller: ConsumerController, key: Key, spec: ConsumerAppS
     async with controller.lock(key):
         body = controller.bodies.get(key)
         deployment = controller.deployments.get(key)
-        if body is None or deployment is None or not handled(body):
-            return  # gone, not created yet (or being re-created), or a new spec the worker has not applied
+        if body is None or deployment is None or not handled(body) or held(body):
+            return  # gone, not created yet (or being re-created), a new spec the worker has not applied, or held
         report = collected.reports[key] if collected.reports is not None else None
         group = spec.group(key[1])
         # An app seen for the first time (after a restart too) has the status the last poll wrote: its lag

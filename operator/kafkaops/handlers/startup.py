@@ -15,6 +15,7 @@ from kafkaops import metrics
 from kafkaops.handlers.clusters import ClusterController, ClusterRegistry, default_client_settings
 from kafkaops.handlers.consumers import ConsumerController
 from kafkaops.handlers.scaler import ScalerState, scaler_loop
+from kafkaops.handlers.tenancy import AccessPolicies
 from kafkaops.handlers.topics import TopicController, drift_loop, topic_samples
 from kafkaops.health import HEALTH
 from kafkaops.kafka.admin import KafkaAdmin
@@ -32,6 +33,7 @@ class Runtime:
 
     settings: Settings
     clusters: ClusterController
+    policies: AccessPolicies
     topics: TopicController
     consumers: ConsumerController
     scaler: ScalerState = field(default_factory=ScalerState)
@@ -43,6 +45,7 @@ class Runtime:
         self.background = [
             asyncio.create_task(clusters.run(clusters.process), name="kafkacluster-workers"),
             asyncio.create_task(clusters.list_at_start(()), name="kafkacluster-listing"),
+            asyncio.create_task(self.policies.list_at_start(config.namespaces), name="kafkaaccesspolicy-listing"),
             asyncio.create_task(topics.run(topics.process), name="kafkatopic-workers"),
             asyncio.create_task(consumers.run(consumers.process), name="consumerapp-workers"),
             asyncio.create_task(topics.list_at_start(config.namespaces), name="kafkatopic-listing"),
@@ -74,7 +77,7 @@ async def heartbeat() -> None:
 async def report_synced(clusters: ClusterController, topics: TopicController, consumers: ConsumerController) -> None:
     """Readiness: every object that existed at start is in the caches, every KafkaCluster probed."""
     while not (clusters.rechecked.is_set() and topics.progress.synced and consumers.progress.synced
-               and consumers.owned.synced):
+               and consumers.owned.synced and topics.policies.synced.is_set()):
         await asyncio.sleep(0.2)
     HEALTH.set_synced(True)
     logger = logging.getLogger(__name__)
@@ -105,7 +108,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
     registry = ClusterRegistry(admin, default_client_settings(config))
     clusters = ClusterController(registry, config, lease_namespace(config.operator_namespace))
     registry.synced = clusters.rechecked  # the others wait until every KafkaCluster was probed once
-    runtime = Runtime(config, clusters, TopicController(registry, config), ConsumerController(registry, config))
+    policies = AccessPolicies(config)
+    runtime = Runtime(config, clusters, policies, TopicController(registry, policies, config),
+                      ConsumerController(registry, policies, config))
     memo.runtime = runtime
     runtime.start()
     topics, consumers = runtime.topics, runtime.consumers

@@ -23,10 +23,12 @@ from kafkaops.changes import handled
 from kafkaops.conditions import changed_fields, ready_condition, seconds_since, set_condition
 from kafkaops.handlers.clusters import ClusterRegistry
 from kafkaops.handlers.controller import Controller, Key, key_of
+from kafkaops.handlers.tenancy import AccessPolicies, topic_request
 from kafkaops.kube import api
 from kafkaops.kube.events import post_event
 from kafkaops.metrics import DRIFT_CORRECTIONS, RECONCILE_SECONDS, RECONCILIATIONS, TopicSample
 from kafkaops.settings import Settings
+from kafkaops.tenancy.rules import Verdict, deletion_refusal, topic_violation
 from kafkaops.topics.ownership import (
     MANAGED_ANNOTATION,
     PAUSED_ANNOTATION,
@@ -38,7 +40,8 @@ from kafkaops.topics.ownership import (
     owner,
 )
 from kafkaops.topics.reconcile import TopicOutcome, reconcile_topic
-from kafkaops.types.errors import ClusterNotReady, KafkaRejected, KafkaUnavailable
+from kafkaops.topics.spec import parse_topic_spec
+from kafkaops.types.errors import ClusterNotReady, InvalidSpec, KafkaRejected, KafkaUnavailable
 from kafkaops.types.specs import DEFAULT_CLUSTER
 from kafkaops.types.topics import TopicAdmin
 
@@ -128,13 +131,13 @@ def claim_on(body: Mapping[str, Any]) -> tuple[TopicRef, Claim] | None:
     return topic_ref(meta["name"], body.get("spec") or {}), claim_of(meta)
 
 
-async def decide_topic(admin_of: Callable[[], TopicAdmin], body: Mapping[str, Any], claims: Iterable[Claim]
-                       ) -> TopicOutcome:
-    """Decide and act for one KafkaTopic: a hold (unmanaged, paused, conflict), its cluster not
-    ready (nothing on any broker is touched), or a reconcile."""
+async def decide_topic(admin_of: Callable[[], TopicAdmin], body: Mapping[str, Any], claims: Iterable[Claim],
+                       violation: str | None = None) -> TopicOutcome:
+    """Decide and act for one KafkaTopic: a hold (unmanaged, paused, its namespace's policy broken,
+    conflict), its cluster not ready (nothing on any broker is touched), or a reconcile."""
     meta, spec, status = body["metadata"], body.get("spec") or {}, body.get("status") or {}
     topic = kafka_topic_name(meta["name"], spec)
-    held: Hold | None = hold(meta.get("annotations") or {}, topic, claim_of(meta), claims)
+    held: Hold | None = hold(meta.get("annotations") or {}, topic, claim_of(meta), claims, violation)
     if held is not None:
         previous = ready_condition(status)
         ready = held.ready if held.ready is not None else previous.get("status") == "True"
@@ -184,14 +187,41 @@ def deletes_topic(body: Mapping[str, Any]) -> bool:
 class TopicController(Controller):
     """The cache, the claims on Kafka topics, the queue, and what a worker does with a key."""
 
-    def __init__(self, clusters: ClusterRegistry, settings: Settings) -> None:
+    def __init__(self, clusters: ClusterRegistry, policies: AccessPolicies, settings: Settings) -> None:
         super().__init__("KafkaTopic", PLURAL, settings.max_concurrent_reconciles)
-        self.clusters, self.settings = clusters, settings
+        self.clusters, self.policies, self.settings = clusters, policies, settings
         self.claims: dict[TopicRef, dict[Key, Claim]] = {}
         clusters.listeners.append(self.requeue_cluster)
+        policies.listeners.append(self.requeue_namespace)
 
     def claims_on(self, topic: TopicRef) -> list[Claim]:
-        return list(self.claims.get(topic, {}).values())
+        """The claims that count: a KafkaTopic its namespace's policy refuses owns nothing."""
+        return [claim for key, claim in self.claims.get(topic, {}).items() if not self.refused(key)]
+
+    def verdict(self, key: Key, body: Mapping[str, Any]) -> Verdict | None:
+        """The namespace's policy on this KafkaTopic (None for a spec that does not parse: the
+        reconcile says InvalidSpec)."""
+        if not self.policies.applies(key[0]):
+            return None
+        try:
+            request = topic_request(key[1], parse_topic_spec(body.get("spec") or {}))
+        except InvalidSpec:
+            return None
+        return self.policies.verdict(key[0], lambda policy: topic_violation(policy, request))
+
+    def refused(self, key: Key) -> bool:
+        body = self.bodies.get(key)
+        verdict = self.verdict(key, body) if body is not None else None
+        return verdict is not None and verdict.refused
+
+    def requeue_namespace(self, namespace: str) -> None:
+        """Its policy came, changed or went: its KafkaTopics decide again, and so do the other
+        claimants of their topics (a refused claim no longer holds a topic)."""
+        for key, body in list(self.bodies.items()):
+            if key[0] == namespace:
+                self.queue.add(key)
+                for other in self.claims.get(topic_ref(key[1], body.get("spec") or {}), {}):
+                    self.queue.add(other)
 
     def requeue_cluster(self, cluster: str) -> None:
         """The cluster came, went or changed: its KafkaTopics decide again."""
@@ -221,6 +251,7 @@ class TopicController(Controller):
 
     async def process(self, key: Key) -> None:
         await self.clusters.synced.wait()  # a restart must not report ClusterNotReady for a cluster not probed yet
+        await self.policies.synced.wait()  # nor judge a namespace by a policy not read yet
         body = self.bodies.get(key)
         if body is None or not leadership.is_leading():
             return  # deleted meanwhile, or a frozen leader resuming: no Kafka change either
@@ -240,12 +271,16 @@ class TopicController(Controller):
     async def reconcile(self, key: Key, body: dict[str, Any]) -> None:
         await self.keep_finalizer(key, body)
         spec = body.get("spec") or {}
+        verdict, new_generation = self.verdict(key, body), not handled(body)
         outcome = await decide_topic(lambda: self.clusters.admin(cluster_of(spec)), body,
-                                     self.claims_on(topic_ref(key[1], spec)))
+                                     self.claims_on(topic_ref(key[1], spec)),
+                                     verdict.message if verdict is not None and verdict.refused else None)
         changes = topic_status(body.get("status") or {}, outcome, body["metadata"].get("generation", 0))
         if changes:
             await api.patch_status(PLURAL, *key, changes)
         await post_outcome_event(body, outcome)
+        if verdict is not None and not verdict.refused and new_generation:
+            await post_event(body, type="Warning", reason="NoAccessPolicy", message=verdict.message)
         if outcome.changed and handled(body):
             DRIFT_CORRECTIONS.inc()  # the spec was already applied: someone changed the topic behind us
         self.merge_status(key, changes)
@@ -279,7 +314,11 @@ class TopicController(Controller):
         topic = kafka_topic_name(key[1], spec)
         winner = owner(self.claims_on(topic_ref(key[1], spec)))
         if deletes_topic(body):  # else paused or unmanaged since: the topic stays
-            if winner is not None and winner.uid != meta.get("uid"):
+            refusal = deletion_refusal(self.policies.policy(key[0]), topic)
+            if refusal is not None:
+                await post_event(body, type="Warning", reason="Retained", message=f"topic {topic!r} was NOT deleted: "
+                                 f"{refusal}")
+            elif winner is not None and winner.uid != meta.get("uid"):
                 await post_event(body, type="Normal", reason="Retained",
                                  message=f"topic {topic!r} belongs to KafkaTopic {winner.ref}; not deleted")
             elif not await self.delete_topic(key, body, topic):

@@ -209,7 +209,8 @@ def start_kube(*, workdir: Path | None = None, timeout: float = 120.0, with_pods
                   apiserver, timeout)
         controllers = ",".join(("garbage-collector-controller", "deployment-controller",
                                 "replicaset-controller", "namespace-controller",
-                                "serviceaccount-controller", "serviceaccount-token-controller"))
+                                "serviceaccount-controller", "serviceaccount-token-controller",
+                                "clusterrole-aggregation-controller"))  # the built-in edit/view roles grow
         cluster.services.append(Service("kube-controller-manager", [
             str(binaries["kube-controller-manager"]), "--kubeconfig", str(kubeconfig),
             "--authentication-kubeconfig", str(kubeconfig), "--authorization-kubeconfig", str(kubeconfig),

@@ -2,6 +2,8 @@
 
 - ``kafkaops.io/managed: "false"`` lets the topic go: never touched or deleted again.
 - ``kafkaops.io/paused: "true"`` stops reconciling and keeps everything as it is.
+- A KafkaTopic that breaks its namespace's KafkaAccessPolicy is held with ``PolicyViolation``
+  and claims nothing (the caller leaves its claim out of ``claims``).
 - Two KafkaTopics naming one Kafka topic (in any namespaces): the oldest owns it; the other
   is held with reason ``Conflict`` and takes over only once the owner is gone.
 """
@@ -52,13 +54,16 @@ def owner(claims: Iterable[Claim]) -> Claim | None:
     return min(claims, default=None)
 
 
-def hold(annotations: Mapping[str, str], topic: str, me: Claim, claims: Iterable[Claim]) -> Hold | None:
+def hold(annotations: Mapping[str, str], topic: str, me: Claim, claims: Iterable[Claim],
+         violation: str | None = None) -> Hold | None:
     if is_unmanaged(annotations):
         return Hold("Unmanaged", f"{MANAGED_ANNOTATION} is \"false\": topic {topic!r} is no longer touched "
                     "or deleted by the operator", ready=True)
     if is_paused(annotations):
         return Hold("Paused", f"reconciliation paused by {PAUSED_ANNOTATION}; topic {topic!r} is left as it is",
                     ready=None)
+    if violation is not None:
+        return Hold("PolicyViolation", f"{violation}; topic {topic!r} is not touched", ready=False)
     winner = owner(claims)
     if winner is not None and winner.uid != me.uid:
         return Hold("Conflict", f"topic {topic!r} is already managed by KafkaTopic {winner.ref} (created "

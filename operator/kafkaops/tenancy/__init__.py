@@ -1,0 +1,1 @@
+"""Tenancy: which topics, consumer groups and clusters a namespace may use (pure rules)."""
