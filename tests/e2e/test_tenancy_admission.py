@@ -15,7 +15,7 @@ import pytest
 from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 from installed import service_account_kubeconfig
 from kubernetes import client, config
-from support import GROUP, VERSION, kubectl
+from support import GROUP, REPO, VERSION, kubectl
 
 from chart_render import manifests, render
 from helpers import eventually, ready_condition
@@ -155,6 +155,11 @@ def test_a_namespace_without_a_policy_is_refused_when_enforcing_unless_trusted(t
             kubectl("delete", "namespace", name, "--wait=false")
 
 
+def wait_ready(api: client.CustomObjectsApi, namespace: str, plural: str, name: str) -> None:
+    eventually(lambda: (ready_condition(api.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name))
+                        or {}).get("status") == "True", timeout=60, what=f"{plural} {namespace}/{name} Ready")
+
+
 def wait_reason(api: client.CustomObjectsApi, namespace: str, plural: str, name: str, reason: str,
                 timeout: float = 60) -> dict[str, Any]:
     def probe() -> dict[str, Any] | None:
@@ -232,3 +237,25 @@ def test_a_claim_the_policy_refuses_does_not_hold_the_topic(tenancy, api, operat
         topics.wait("second", check=lambda obj: ready_condition(obj)["status"] == "True")
     finally:
         kubectl("delete", "namespace", other, "--wait=false")
+
+
+def test_the_tenancy_example_two_teams_on_one_cluster(tenancy, api, operator, kafka):
+    """examples/tenancy/: the platform team's policies, each team's objects Ready inside them, and every
+    manifest of refused.yaml refused with the message its comment promises."""
+    example = REPO / "examples" / "tenancy"
+    try:
+        kubectl("apply", "-f", str(example / "platform.yaml"))
+        until_enforced(api, "payments")
+        kubectl("apply", "-f", str(example / "teams.yaml"))
+        for namespace, plural, name in (("shipping", "kafkatopics", "shipping.events.dispatched"),
+                                        ("payments", "kafkatopics", "payments.settlements"),
+                                        ("payments", "consumerapps", "payments-dispatch-listener")):
+            wait_ready(api, namespace, plural, name)
+        text = (example / "refused.yaml").read_text()
+        promised = {line.split("#", 1)[1].strip() for line in text.splitlines() if line.startswith("#   ")}
+        messages = [refusal(lambda d=doc: api.create_namespaced_custom_object(
+            GROUP, VERSION, d["metadata"]["namespace"], KINDS[d["kind"]], d)) for doc in manifests(text)]
+        assert all(messages), messages
+        assert {line for line in promised for message in messages if line in message} == promised, messages
+    finally:
+        kubectl("delete", "namespace", "payments", "shipping", "--wait=false", "--ignore-not-found")
