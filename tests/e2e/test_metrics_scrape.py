@@ -62,7 +62,7 @@ def test_scrape_matches_the_broker_and_forgets_deleted_resources(api, topics, na
                      for key, value in labelled(series, "kafka_consumergroup_lag", consumergroup=group).items()}
     assert per_partition == {"0": 0, "1": 7, "2": 10, "3": 10}
     assert labelled(series, "kafka_consumergroup_lag_sum", consumergroup=group, topic=topic) == {
-        frozenset({("consumergroup", group), ("topic", topic)}): 27}
+        frozenset({("consumergroup", group), ("topic", topic), ("cluster", "default")}): 27}
     assert list(labelled(series, "kafkaops_consumergroup_members", consumergroup=group).values()) == [0]
     assert list(labelled(series, "kafkaops_consumerapp_desired_replicas", namespace=namespace,
                          consumerapp="metered").values()) == [1]  # ceil(27 / 100)
