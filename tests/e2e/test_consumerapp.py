@@ -6,9 +6,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
 from kubernetes import client
+from support import commit_offsets
 
 from helpers import eventually
 
@@ -36,9 +37,7 @@ def produce(bootstrap: str, topic: str, partitions: int, per_partition: int) -> 
 
 def commit(bootstrap: str, group: str, topic: str, offsets: dict[int, int]) -> None:
     """What the group's consumers would do after processing."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    consumer.commit(offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()], asynchronous=False)
-    consumer.close()
+    commit_offsets({"bootstrap.servers": bootstrap}, group, [TopicPartition(topic, p, o) for p, o in offsets.items()])
 
 
 def consumer_app(api, namespace, name, topic, scaling, **spec):

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from kubernetes import client
-from support import kubectl
+from support import commit_offsets, kubectl
 
 from chart_render import RELEASE_NAMESPACE
 from helpers import eventually, ready_condition
@@ -136,9 +136,7 @@ def test_topics_and_a_lag_scaled_app_on_two_clusters_and_a_wrong_password_breaks
         for i in range(200):
             producer.produce(name, value=b"m%d" % i, partition=partition)
     assert producer.flush(30) == 0
-    consumer = Consumer({**secured_kafka.client_config(), "group.id": group, "enable.auto.commit": False})
-    consumer.commit(offsets=[TopicPartition(name, p, 0) for p in range(3)], asynchronous=False)
-    consumer.close()
+    commit_offsets(secured_kafka.client_config(), group, [TopicPartition(name, p, 0) for p in range(3)])
     eventually(lambda: apps.read_namespaced_deployment("payments", namespace).spec.replicas == 3,
                timeout=60, what="scaled to 3 by the secured cluster's lag")
 

@@ -7,8 +7,9 @@ import urllib.request
 import uuid
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
+from support import commit_offsets
 
 from helpers import eventually
 
@@ -43,10 +44,8 @@ def test_scrape_matches_the_broker_and_forgets_deleted_resources(api, topics, na
         for i in range(10):
             producer.produce(topic, value=b"%d" % i, partition=partition)
     assert producer.flush(30) == 0
-    consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": group,
-                         "enable.auto.commit": False})
-    consumer.commit(offsets=[TopicPartition(topic, 0, 10), TopicPartition(topic, 1, 3)], asynchronous=False)
-    consumer.close()
+    commit_offsets({"bootstrap.servers": kafka.bootstrap_servers}, group,
+                   [TopicPartition(topic, 0, 10), TopicPartition(topic, 1, 3)])
     # Unconsumed: partition 1: 7; partitions 2 and 3 never committed, counted from the earliest: 10 each.
     api.create_namespaced_custom_object(GROUP, VERSION, namespace, "consumerapps", {
         "apiVersion": f"{GROUP}/{VERSION}", "kind": "ConsumerApp", "metadata": {"name": "metered"},

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from confluent_kafka.admin import AdminClient
-from support import GROUP, PLURAL, VERSION, Topics
+from support import GROUP, PLURAL, VERSION, Topics, commit_offsets
 
 from helpers import eventually, ready_condition
 
@@ -157,7 +157,7 @@ def test_api_server_restart_does_not_need_an_operator_restart(isolated, ns, kafk
 
 
 def test_consumerapps_with_a_backlog_keep_their_replicas_across_a_restart(isolated, ns, kafka):
-    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka import Producer, TopicPartition
     from confluent_kafka.admin import NewTopic
 
     topic = f"backlog_{uuid.uuid4().hex[:6]}"
@@ -185,10 +185,8 @@ def test_consumerapps_with_a_backlog_keep_their_replicas_across_a_restart(isolat
         eventually(lambda: replicas() == 6, timeout=90, what="the backlog scaled to 6 replicas")
     # While no operator runs, the group catches up: on an empty history the new scaler would drop
     # straight to minReplicas; the stabilization window (30 s) must hold the 6 instead.
-    consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": "busy",
-                         "enable.auto.commit": False})
-    consumer.commit(offsets=[TopicPartition(topic, p, 50) for p in range(6)], asynchronous=False)
-    consumer.close()
+    commit_offsets({"bootstrap.servers": kafka.bootstrap_servers}, "busy", [TopicPartition(topic, p, 50)
+                                                                        for p in range(6)])
     with running(isolated, "scaler-after") as second:
         eventually(lambda: "start-up re-check done: 1 ConsumerApp(s)" in second.log.read_text(), timeout=60,
                    what="the ConsumerApp re-checked")
