@@ -167,10 +167,8 @@ class KafkaUserAdmin:
     async def describe_acls(self, principal: str) -> frozenset[Acl]:
         """Every ACL of ``principal`` (exactly this string, e.g. ``User:team-a.app``), on any
         resource, pattern, host and operation. One the library cannot name is left out (logged)."""
-        binding_filter = AclBindingFilter(KafkaResourceType.ANY, None, ResourcePatternType.ANY, principal, None,
-                                          KafkaAclOperation.ANY, KafkaAclPermission.ANY)
         with admin_request("describe_acls", 1):
-            future = self._call(self._client.describe_acls, binding_filter, request_timeout=self._timeout)
+            future = self._call(self._client.describe_acls, _everything_of(principal), request_timeout=self._timeout)
             (outcome,) = await self._settle({principal: future}, [principal], "describe_acls")
         if isinstance(outcome, BaseException):
             raise outcome
@@ -178,8 +176,9 @@ class KafkaUserAdmin:
         for binding in outcome:
             acl = _acl(binding)
             if acl is None:
-                log.warning("ACL of %s on %s %r cannot be managed: this client does not know its %s",
-                            principal, binding.restype, binding.name, binding.operation)
+                log.warning("an ACL of %s on %r is left out: librdkafka does not know its resource type or "
+                            "operation (%s, %s); only delete_all_acls removes it", principal, binding.name,
+                            binding.restype, binding.operation)
             else:
                 acls.add(acl)
         return frozenset(acls)
@@ -205,6 +204,17 @@ class KafkaUserAdmin:
             outcomes = await self._settle(futures, filters, "delete_acls")
         _raise_first(outcomes)
 
+    async def delete_all_acls(self, principal: str) -> int:
+        """Delete every ACL of ``principal``, those ``describe_acls`` leaves out too (what deleting
+        a KafkaUser needs); no other principal's. Returns how many were deleted (0 is fine)."""
+        binding_filter = _everything_of(principal)
+        with admin_request("delete_acls", 1):
+            futures = self._call(self._client.delete_acls, [binding_filter], request_timeout=self._timeout)
+            (outcome,) = await self._settle(futures, [binding_filter], "delete_acls")
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return len(outcome)
+
     # ---- waiting on librdkafka -----------------------------------------------------------
 
     async def _settle(self, futures: Mapping[Any, concurrent.futures.Future[Any]], keys: list[Any],
@@ -228,6 +238,12 @@ class KafkaUserAdmin:
             raise translate(error, _REASONS) from None
         except (TypeError, ValueError) as error:
             raise KafkaRejected("InvalidRequest", str(error)) from None
+
+
+def _everything_of(principal: str) -> AclBindingFilter:
+    """A filter for every ACL of exactly ``principal`` (an exact string match on the broker)."""
+    return AclBindingFilter(KafkaResourceType.ANY, None, ResourcePatternType.ANY, principal, None,
+                            KafkaAclOperation.ANY, KafkaAclPermission.ANY)
 
 
 def _not_found(outcome: object) -> bool:
