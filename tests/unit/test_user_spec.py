@@ -46,6 +46,13 @@ def test_full_spec_with_aliases():
     assert cluster.resource.resource_name == "kafka-cluster"
 
 
+@pytest.mark.parametrize("host", ["*", "10.1.2.3", "fd00::1"])
+def test_hosts_are_any_or_an_ip_address(host):
+    spec = parse_user_spec(with_acls({"resource": {"type": "topic", "name": "t"}, "operations": ["Read"],
+                                      "host": host}))
+    assert spec.authorization.acls[0].host == host
+
+
 def test_password_secret_key_defaults_to_password():
     spec = parse_user_spec({"authentication": {**SCRAM, "passwordSecretRef": {"name": "s"}}})
     assert spec.authentication.password_secret_ref.key == "password"
@@ -79,6 +86,8 @@ def test_password_secret_key_defaults_to_password():
     (with_acls({"resource": {"type": "topic", "name": "t"}, "operations": ["Read"], "type": "permit"}),
      "acls.0.type"),
     (with_acls({"resource": {"type": "topic", "name": "t"}, "operations": ["Read"], "host": ""}), "acls.0.host"),
+    (with_acls({"resource": {"type": "topic", "name": "t"}, "operations": ["Read"], "host": "app.example.com"}),
+     "host 'app.example.com' must be '*' or an IP address"),
 ])
 def test_refused_specs_say_where_and_why(spec, message):
     with pytest.raises(InvalidSpec) as raised:

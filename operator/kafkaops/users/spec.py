@@ -4,6 +4,7 @@ that would grant nothing, is an InvalidSpec with a clear message instead of a br
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any, Literal
 
@@ -83,6 +84,12 @@ class AclRule(BaseModel):
 
     @model_validator(mode="after")
     def _operations(self) -> AclRule:
+        if self.host != ANY_HOST:
+            try:
+                ipaddress.ip_address(self.host)
+            except ValueError:
+                # Kafka compares the client's IP address as a string: a host name would never match.
+                raise ValueError(f"host {self.host!r} must be '*' or an IP address") from None
         supported = SUPPORTED_OPERATIONS[self.resource.type]
         unsupported = [op.value for op in self.operations if op not in supported]
         if unsupported:
