@@ -19,7 +19,8 @@ pytestmark = pytest.mark.unit
 REPO = Path(__file__).resolve().parents[2]
 PURE_MODULES = ["topics/spec.py", "topics/plan.py", "conditions.py", "settings.py", "leadership.py", "health.py",
                 "consumers/scaling.py", "types/topics.py", "types/errors.py", "types/groups.py",
-                "clusters/spec.py", "clusters/credentials.py", "clusters/status.py", "types/clusters.py"]
+                "clusters/spec.py", "clusters/credentials.py", "clusters/status.py", "types/clusters.py",
+                "types/users.py", "users/spec.py", "users/acls.py"]
 
 
 def test_stdlib_operator_is_not_shadowed():

@@ -6,6 +6,8 @@ module has to know librdkafka's error codes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from confluent_kafka import KafkaError, KafkaException
 
 from kafkaops.types.errors import KafkaRejected, KafkaUnavailable, TopicMissing
@@ -25,8 +27,9 @@ _REJECTION_REASONS: dict[int, str] = {
 }
 
 
-def translate(error: BaseException) -> Exception:
-    """Turn an exception raised by a confluent-kafka future into a domain exception."""
+def translate(error: BaseException, reasons: Mapping[int, str] | None = None) -> Exception:
+    """Turn an exception raised by a confluent-kafka future into a domain exception. ``reasons``
+    names rejections the caller's operation reads differently (it wins over the table above)."""
     if not isinstance(error, KafkaException) or not error.args:
         return KafkaUnavailable(str(error) or type(error).__name__)
     kafka_error = error.args[0]
@@ -34,6 +37,8 @@ def translate(error: BaseException) -> Exception:
         return KafkaUnavailable(str(error))
     code = kafka_error.code()
     message = kafka_error.str()
+    if reasons and code in reasons:
+        return KafkaRejected(reasons[code], message, code)
     if code in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.UNKNOWN_TOPIC_ID, KafkaError._UNKNOWN_TOPIC):
         return TopicMissing(message)
     if code == KafkaError.TOPIC_ALREADY_EXISTS:
