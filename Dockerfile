@@ -13,6 +13,12 @@ COPY operator ./operator
 RUN pip wheel --wheel-dir /wheels .
 
 FROM ${PYTHON_IMAGE}
+# OCI annotations; `make image` passes pyproject's version and license and the repository's URL.
+ARG VERSION=unknown LICENSE=Apache-2.0 SOURCE=""
+LABEL org.opencontainers.image.title="kafkaops" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="${LICENSE}" \
+      org.opencontainers.image.source="${SOURCE}"
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     python -m venv /opt/kafkaops \
