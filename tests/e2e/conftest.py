@@ -22,6 +22,7 @@ from support import OPERATOR_ENV, REPO, Topics, kubectl
 
 from kafkaops.harness.image import build_image
 from kafkaops.harness.kafka import KafkaCluster
+from kafkaops.harness.kstatus import ensure_kstatus
 from kafkaops.harness.kube import KubeCluster
 from kafkaops.harness.procs import free_port
 
@@ -93,6 +94,12 @@ def isolated(kafka: KafkaCluster, helm: Path, installed_operator: Path,
 def image() -> str:
     """The operator image, built from the Dockerfile by ``make image``'s code (seconds when cached)."""
     return build_image(REPO)
+
+
+@pytest.fixture(scope="session")
+def kstatus() -> Path:
+    """Flux's health logic (cli-utils' kstatus) as a command: JSON object in, verdict out."""
+    return ensure_kstatus()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -47,7 +47,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	_ = json.NewEncoder(os.Stdout).Encode(map[string]string{"status": result.Status.String(), "message": result.Message})
+	verdict := map[string]string{"status": result.Status.String(), "message": result.Message}
+	_ = json.NewEncoder(os.Stdout).Encode(verdict)
 }
 """
 
