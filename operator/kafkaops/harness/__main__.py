@@ -1,6 +1,6 @@
 """``python -m kafkaops.harness``: build, start or demo the local Kafka + Kubernetes harness.
 
-    build           fetch Kafka, build the control plane and helm (cached; prints where)
+    build           fetch Kafka, build the control plane, helm, promtool and kstatus (cached; prints where)
     up              start a broker and an API server, print their env, wait for Ctrl-C
     image           build the operator image with buildah (installs the toolchain; cached)
     demo            up + install CRDs + run the operator + apply examples/ + show the result
@@ -22,6 +22,7 @@ from kafkaops.harness.demo import run_demo
 from kafkaops.harness.gobuild import ensure_helm, ensure_kube_binaries
 from kafkaops.harness.image import IMAGE, build_image
 from kafkaops.harness.kafka import KafkaCluster, ensure_kafka_jars, start_kafka
+from kafkaops.harness.kstatus import ensure_kstatus
 from kafkaops.harness.kube import KubeCluster, start_kube
 from kafkaops.harness.procs import HarnessError, progress
 from kafkaops.harness.promtool import ensure_promtool
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             libs = ensure_kafka_jars()
             bins = {**ensure_kube_binaries(), "helm": ensure_helm()}
             bins["promtool"] = ensure_promtool()
+            bins["kstatus"] = ensure_kstatus()
             print(f"kafka libs: {libs}")
             for name, path in bins.items():
                 print(f"{name}: {path}")
