@@ -23,9 +23,8 @@ from pathlib import Path
 from kafkaops.harness.procs import HarnessError, cache_root, progress, run_logged
 
 IMAGE = os.environ.get("KAFKAOPS_IMAGE", "localhost/kafkaops:dev")
-# Debian packages of the build toolchain (skopeo exports and pushes what buildah built).
-TOOL_PACKAGES = ("buildah", "podman", "runc", "mmdebstrap", "skopeo")
-TOOL_COMMANDS = ("buildah", "podman", "runc", "mmdebstrap", "skopeo")
+# The build toolchain: each a Debian package of the same name as its command (skopeo exports and pushes).
+TOOLS = ("buildah", "podman", "runc", "mmdebstrap", "skopeo")
 BASE_SUITE = "bookworm"
 BASE_PACKAGES = ("python3", "python3-venv", "python3-pip", "python-is-python3", "ca-certificates")
 # pip inside the build reaches the package index through this network's TLS-intercepting proxy: the host's CA
@@ -43,17 +42,17 @@ def image_dir() -> Path:
 def ensure_tools() -> None:
     """Install the toolchain from Debian when a command is missing (``apt-get update`` first: a fresh
     machine's lists may be empty); nothing to do when all are on PATH."""
-    missing = [c for c in TOOL_COMMANDS if shutil.which(c) is None]
+    missing = [c for c in TOOLS if shutil.which(c) is None]
     if not missing:
         return
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         raise HarnessError(f"missing {', '.join(missing)}: install them with apt-get install -y "
-                           f"{' '.join(TOOL_PACKAGES)} (as root)")
+                           f"{' '.join(TOOLS)} (as root)")
     log = image_dir() / "apt.log"
-    progress(f"installing {' '.join(TOOL_PACKAGES)} with apt-get (missing: {', '.join(missing)}); log {log}")
+    progress(f"installing {' '.join(TOOLS)} with apt-get (missing: {', '.join(missing)}); log {log}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     run_logged(["apt-get", "update", "-q"], log, env=env, what="apt-get update")
-    run_logged(["apt-get", "install", "-y", "-q", "--no-install-recommends", *TOOL_PACKAGES], log, env=env,
+    run_logged(["apt-get", "install", "-y", "-q", *TOOLS], log, env=env,
                what="apt-get install")
 
 
