@@ -60,9 +60,12 @@ def consumer_app(api, namespace, name, template, topic, reason):
     return eventually(settled, timeout=60, what=f"ConsumerApp {name} reconciled with reason {reason}")
 
 
-def test_consumerapp_ready_is_current_and_rejected_is_failed(kstatus, api, topics, namespace):
+def test_consumerapp_ready_is_current_changed_is_in_progress_rejected_is_failed(kstatus, api, topics, namespace):
     topic = make_topic(topics, 1)
     assert verdict(kstatus, consumer_app(api, namespace, "healthy", TEMPLATE, topic, "LagCollected")) == "Current"
+    patched = api.patch_namespaced_custom_object(GROUP, VERSION, namespace, "consumerapps", "healthy",
+                                                 {"spec": {"scaling": {"maxReplicas": 3}}})
+    assert verdict(kstatus, patched) == "InProgress"
     refused = {"spec": {"containers": [{"name": "Not_A_DNS_Label", "image": "example.com/c:1"}]}}
     rejected = consumer_app(api, namespace, "refused", refused, topic, "DeploymentRejected")
     assert verdict(kstatus, rejected) == "Failed"
