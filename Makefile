@@ -1,10 +1,14 @@
-# kafkaops: `make demo` runs the operator against a local broker + API server;
-# `make test` installs everything and runs the whole suite (what .ci/run calls).
+# kafkaops: `make demo` runs the operator against a local broker + API server; `make image` builds the
+# operator image without a Docker engine; `make test` installs everything and runs the whole suite (what
+# .ci/run calls).
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
+IMAGE  ?= localhost/kafkaops:dev
+# org.opencontainers.image.source of the image (set it to the repository's public URL when publishing).
+IMAGE_SOURCE ?= $(shell git config --get remote.origin.url 2>/dev/null)
 
-.PHONY: install harness demo test unit lint bench-topics clean
+.PHONY: install harness image demo test unit lint bench-topics clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,9 +18,14 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# Kafka jars from Maven Central, etcd/kube-*/kwok built from the Go module proxy (cached).
+# Kafka jars from Maven Central, etcd/kube-*/kwok/helm/promtool/kstatus built from the Go module proxy (cached).
 harness: install
 	$(PY) -m kafkaops.harness build
+
+# buildah, podman, runc, mmdebstrap and skopeo from apt when missing (as root), a Debian base standing in for
+# the Dockerfile's FROM (cached), then the Dockerfile built with pyproject's version in its labels.
+image: install
+	$(PY) -m kafkaops.harness image --tag $(IMAGE) --source "$(IMAGE_SOURCE)"
 
 demo: harness
 	$(PY) -m kafkaops.harness demo
@@ -28,7 +37,7 @@ lint: install
 unit: install
 	$(PY) -m pytest -m unit
 
-test: harness lint
+test: harness image lint
 	$(PY) -m pytest
 
 clean:

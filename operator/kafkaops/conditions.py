@@ -2,6 +2,11 @@
 
 ``lastTransitionTime`` moves only when ``status`` flips, so repeated reconciles with the same
 outcome write nothing new (no status churn, no watch-event storms).
+
+Every write of ``Ready`` also writes ``Reconciling`` and ``Stalled``, the abnormal-true conditions that
+kstatus (Flux, kpt, cli-utils) reads: a failure the operator keeps retrying on its own is Reconciling
+(kstatus: InProgress), any other failure is Stalled (kstatus: Failed), so a health check does not wait for
+a KafkaTopic that only a person can fix, nor give up on one that is waiting for a broker.
 """
 
 from __future__ import annotations
@@ -11,6 +16,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 Condition = dict[str, Any]
+
+READY = "Ready"
+# Ready=False reasons that resolve without anyone changing anything: the operator retries them.
+TRANSIENT_REASONS = frozenset({"BrokerUnavailable", "ClusterNotReady", "Reassigning", "Unreachable"})
+# Holds a person asked for: neither in progress nor failed, whatever Ready says.
+HOLD_REASONS = frozenset({"Paused", "Unmanaged"})
 
 
 def utc_now() -> str:
@@ -26,7 +37,22 @@ def seconds_since(timestamp: str, now: datetime.datetime | None = None) -> float
 
 def set_condition(conditions: Sequence[Mapping[str, Any]], *, type_: str, status: bool, reason: str,
                   message: str, generation: int | None, now: str | None = None) -> list[Condition]:
-    """Return a new list with the condition of ``type_`` replaced (others kept in order)."""
+    """Return a new list with the condition of ``type_`` replaced (others kept in order); for ``Ready``,
+    with ``Reconciling`` and ``Stalled`` following it."""
+    result = _set_one(conditions, type_=type_, status=status, reason=reason, message=message,
+                      generation=generation, now=now)
+    if type_ != READY:
+        return result
+    reconciling = not status and reason in TRANSIENT_REASONS
+    stalled = not status and reason not in TRANSIENT_REASONS | HOLD_REASONS
+    for kind, value in (("Reconciling", reconciling), ("Stalled", stalled)):
+        result = _set_one(result, type_=kind, status=value, reason=reason, message=message, generation=generation,
+                          now=now)
+    return result
+
+
+def _set_one(conditions: Sequence[Mapping[str, Any]], *, type_: str, status: bool, reason: str,
+             message: str, generation: int | None, now: str | None) -> list[Condition]:
     status_word = "True" if status else "False"
     previous = find_condition(conditions, type_)
     if previous is not None and previous.get("status") == status_word:

@@ -16,20 +16,15 @@ from installed import (
     install_chart_identity,
     service_account_kubeconfig,
 )
-from isolated import Isolated
+from isolated import Isolated, isolated_world
 from kubernetes import client, config
-from support import REPO, Topics, kubectl
+from support import OPERATOR_ENV, REPO, Topics, kubectl
 
-from chart_render import RELEASE_NAMESPACE
-from helpers import eventually
+from kafkaops.harness.image import build_image
 from kafkaops.harness.kafka import KafkaCluster
-from kafkaops.harness.kube import KubeCluster, start_kube
+from kafkaops.harness.kstatus import ensure_kstatus
+from kafkaops.harness.kube import KubeCluster
 from kafkaops.harness.procs import free_port
-
-# Short intervals so that drift, retries and bounded deletion show within a test's patience.
-OPERATOR_ENV = {"KAFKAOPS_DRIFT_INTERVAL_SECONDS": "2", "KAFKAOPS_DELETION_TIMEOUT_SECONDS": "6",
-                "KAFKAOPS_REQUEST_TIMEOUT_SECONDS": "4", "KAFKAOPS_CLUSTER_PROBE_INTERVAL_SECONDS": "2",
-                "KAFKAOPS_NAMESPACE": RELEASE_NAMESPACE}
 
 
 @pytest.fixture(scope="session")
@@ -70,7 +65,7 @@ def operator(kafka: KafkaCluster, kube: KubeCluster, crds: None, helm: Path, ins
     kubeconfig = service_account_kubeconfig(account, kube.server, kube.pki.ca, workdir / "kubeconfig")
     env = {**OPERATOR_ENV, "KAFKAOPS_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
            "KAFKAOPS_METRICS_PORT": str(metrics_port)}
-    process = OperatorProcess.start(installed_operator, kubeconfig, env, workdir / "operator.log")
+    process = OperatorProcess.start([str(installed_operator)], kubeconfig, env, workdir / "operator.log")
     yield process
     code = process.stop()
     assert code == 0, f"the operator exited with {code} on SIGTERM:\n{process.tail()}"
@@ -87,30 +82,24 @@ def operator(kafka: KafkaCluster, kube: KubeCluster, crds: None, helm: Path, ins
 @pytest.fixture(scope="module")
 def isolated(kafka: KafkaCluster, helm: Path, installed_operator: Path,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Isolated]:
-    """A control plane of this module's own (see tests/e2e/isolated.py) with the CRDs established and the
-    chart's identity installed; ``isolated.start_operator(name, env)`` runs operators on it against the
-    session broker. For tests that kill, freeze or restart operators."""
+    """A control plane of this module's own; ``isolated.start_operator(name, env)`` runs operators on it
+    against the session broker. For tests that kill, freeze or restart operators."""
     workdir = tmp_path_factory.mktemp("isolated")
-    cluster = start_kube(workdir=workdir / "kube", with_pods=False)
-    try:
-        admin = config.new_client_from_config(config_file=str(cluster.kubeconfig), persist_config=False)
-        world = Isolated(cluster, admin, workdir / "kubeconfig", installed_operator, workdir,
-                         {**OPERATOR_ENV, "KAFKAOPS_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-                          "KAFKAOPS_LEASE_NAMESPACE": RELEASE_NAMESPACE})
-        # Every post-start hook done, RBAC's bootstrap roles included (a fresh ServiceAccount needs
-        # system:basic-user for `kubectl auth whoami`).
-        eventually(lambda: world.kubectl("get", "--raw", "/readyz", check=False).stdout.strip() == "ok",
-                   timeout=60, what="the isolated API server's /readyz")
-        world.kubectl("apply", "-f", str(REPO / "crds"))
-        world.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/kafkatopics.kafkaops.io",
-                      "crd/consumerapps.kafkaops.io")
-        account = install_chart_identity(helm, kafka.bootstrap_servers, world.kubectl)
-        service_account_kubeconfig(account, cluster.server, cluster.pki.ca, world.kubeconfig, world.kubectl)
-    except BaseException:
-        cluster.stop()
-        raise
+    world = isolated_world(kafka.bootstrap_servers, helm, [str(installed_operator)], workdir, OPERATOR_ENV)
     yield world
     world.stop()
+
+
+@pytest.fixture(scope="session")
+def image() -> str:
+    """The operator image, built from the Dockerfile by ``make image``'s code (seconds when cached)."""
+    return build_image(REPO)
+
+
+@pytest.fixture(scope="session")
+def kstatus() -> Path:
+    """Flux's health logic (cli-utils' kstatus) as a command: JSON object in, verdict out."""
+    return ensure_kstatus()
 
 
 @pytest.hookimpl(hookwrapper=True)

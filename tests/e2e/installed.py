@@ -1,18 +1,20 @@
 """The operator as it is shipped: the repository's wheel installed into a clean virtual environment
-(what the Dockerfile's second stage does), run as ``kafkaops run`` (the image's entrypoint) in a
-subprocess that authenticates as the Helm chart's ServiceAccount, with only the chart's RBAC."""
+(what the Dockerfile's second stage does), or the image itself under podman, run as ``kafkaops run`` (the
+image's entrypoint) in a subprocess that authenticates as the Helm chart's ServiceAccount, with only the
+chart's RBAC."""
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +43,33 @@ def build_clean_install(workdir: Path) -> Path:
                            capture_output=True, text=True, check=True, cwd=workdir).stdout.strip()
     assert Path(where).is_relative_to(venv), f"kafkaops imported from {where}, not from the clean venv"
     return venv / "bin" / "kafkaops"
+
+
+def _hard_limit(which: int, cap: int | None = None) -> int:
+    """The hard limit, at most ``cap``; -1 (podman's unlimited) for none."""
+    hard = resource.getrlimit(which)[1]
+    if hard == resource.RLIM_INFINITY:
+        return cap if cap is not None else -1
+    return min(hard, cap) if cap is not None else hard
+
+
+def podman_command(image: str, name: str, read_only_files: Sequence[Path]) -> list[str]:
+    """What stands for ``kafkaops`` to run it from ``image`` as the chart's pod runs it: UID 65532, read-only
+    root filesystem, a tmpfs at /tmp (the chart's emptyDir), no capabilities, no privilege escalation; on the
+    host's network (the harness listens on loopback), with ``read_only_files`` (kubeconfig, CA) mounted at
+    the same paths and the ``KAFKAOPS_*``, ``KUBECONFIG`` and ``POD_NAME`` variables passed through. runc,
+    because crun refuses this VM's mixed cgroup layout; the rlimits are the host's hard limits, because
+    podman's defaults exceed them and not even root may raise them. podman forwards SIGTERM to the
+    container, so ``OperatorProcess.stop`` stops it as the kubelet would."""
+    # This VM refuses an nproc limit above kernel.pid_max, whatever the hard limit says.
+    pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
+    nofile, nproc = _hard_limit(resource.RLIMIT_NOFILE), _hard_limit(resource.RLIMIT_NPROC, pid_max)
+    ulimits = ["--ulimit", f"nofile={nofile}:{nofile}", "--ulimit", f"nproc={nproc}:{nproc}"]
+    mounts = [arg for path in read_only_files for arg in ("--volume", f"{path}:{path}:ro")]
+    return ["podman", "run", "--rm", "--name", name, "--runtime", "runc", "--network", "host", *ulimits,
+            "--read-only", "--tmpfs", "/tmp:rw,mode=1777", "--cap-drop=ALL", "--security-opt", "no-new-privileges",
+            "--user", "65532:65532", *mounts, "--env", "KAFKAOPS_*", "--env", "KUBECONFIG", "--env", "POD_NAME",
+            "--env", "PYTHONFAULTHANDLER", image]
 
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
@@ -87,14 +116,15 @@ class OperatorProcess:
     liveness: str
 
     @classmethod
-    def start(cls, executable: Path, kubeconfig: Path, env: dict[str, str], log: Path) -> OperatorProcess:
+    def start(cls, command: Sequence[str], kubeconfig: Path, env: dict[str, str], log: Path) -> OperatorProcess:
+        """``command`` stands for ``kafkaops``: the installed executable, or ``podman_command(...)``."""
         liveness = f"http://127.0.0.1:{free_port()}/healthz"
         child_env = {key: value for key, value in os.environ.items()
                      if key not in ("PYTHONPATH", "VIRTUAL_ENV") and not key.startswith("KAFKAOPS_")}
         child_env.update(env, KUBECONFIG=str(kubeconfig), PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1",
                          PYTHONFAULTHANDLER="1")
         with log.open("wb") as out:
-            process = subprocess.Popen([str(executable), "run", "--liveness", liveness], stdout=out,
+            process = subprocess.Popen([*command, "run", "--liveness", liveness], stdout=out,
                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_env,
                                        cwd=log.parent)
         started = cls(process, log, liveness)

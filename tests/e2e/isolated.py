@@ -12,11 +12,13 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from installed import OperatorProcess
-from kubernetes import client
-from support import KUBECTL
+from installed import OperatorProcess, install_chart_identity, service_account_kubeconfig
+from kubernetes import client, config
+from support import KUBECTL, REPO
 
-from kafkaops.harness.kube import KubeCluster
+from chart_render import RELEASE_NAMESPACE
+from helpers import eventually
+from kafkaops.harness.kube import KubeCluster, start_kube
 from kafkaops.harness.procs import free_port
 
 
@@ -24,12 +26,13 @@ from kafkaops.harness.procs import free_port
 class Isolated:
     """``kube``: the control plane (etcd, API server, controller-manager; no pods). ``api``, ``core``,
     ``apps``, ``coordination``: admin clients on it. ``kubeconfig``: the chart ServiceAccount's, which
-    the operators use. ``start_operator`` starts the installed wheel as ``kafkaops run``."""
+    the operators use. ``start_operator`` runs ``command`` (the installed wheel's ``kafkaops``, or the image
+    under podman) as ``kafkaops run``."""
 
     kube: KubeCluster
     api_client: client.ApiClient
     kubeconfig: Path
-    executable: Path
+    command: list[str]
     workdir: Path
     base_env: dict[str, str]
     processes: list[OperatorProcess] = field(default_factory=list)
@@ -66,7 +69,7 @@ class Isolated:
         log is ``<workdir>/<name>-<n>.log``. Operators still running at teardown are stopped."""
         log = self.workdir / f"{name}-{len(self.processes)}.log"
         process_env = {**self.base_env, "POD_NAME": name, "KAFKAOPS_METRICS_PORT": str(free_port()), **(env or {})}
-        process = OperatorProcess.start(self.executable, self.kubeconfig, process_env, log)
+        process = OperatorProcess.start(self.command, self.kubeconfig, process_env, log)
         self.processes.append(process)
         return process
 
@@ -78,3 +81,28 @@ class Isolated:
                     process.stop(timeout=20)
         self.api_client.close()
         self.kube.stop()
+
+
+def isolated_world(bootstrap_servers: str, helm: Path, command: list[str], workdir: Path, env: dict[str, str]
+                   ) -> Isolated:
+    """A control plane of its own with the CRDs established and the chart's identity installed, whose
+    operators run ``command`` with ``env`` against ``bootstrap_servers``; the caller stops it."""
+    cluster = start_kube(workdir=workdir / "kube", with_pods=False)
+    try:
+        admin = config.new_client_from_config(config_file=str(cluster.kubeconfig), persist_config=False)
+        world = Isolated(cluster, admin, workdir / "kubeconfig", command, workdir,
+                         {**env, "KAFKAOPS_BOOTSTRAP_SERVERS": bootstrap_servers,
+                          "KAFKAOPS_LEASE_NAMESPACE": RELEASE_NAMESPACE})
+        # Every post-start hook done, RBAC's bootstrap roles included (a fresh ServiceAccount needs
+        # system:basic-user for `kubectl auth whoami`).
+        eventually(lambda: world.kubectl("get", "--raw", "/readyz", check=False).stdout.strip() == "ok",
+                   timeout=60, what="the isolated API server's /readyz")
+        world.kubectl("apply", "-f", str(REPO / "crds"))
+        world.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/kafkatopics.kafkaops.io",
+                      "crd/consumerapps.kafkaops.io")
+        account = install_chart_identity(helm, bootstrap_servers, world.kubectl)
+        service_account_kubeconfig(account, cluster.server, cluster.pki.ca, world.kubeconfig, world.kubectl)
+    except BaseException:
+        cluster.stop()
+        raise
+    return world

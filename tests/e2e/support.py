@@ -12,12 +12,17 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 from kubernetes import client
 
+from chart_render import RELEASE_NAMESPACE
 from helpers import eventually, ready_condition, reconciled
 from kafkaops.harness.kafka import KafkaCluster
 
 REPO = Path(__file__).resolve().parents[2]
 KUBECTL = str(Path(sys.executable).with_name("kubectl"))
 GROUP, VERSION, PLURAL = "kafkaops.io", "v1alpha1", "kafkatopics"
+# Short intervals so that drift, retries and bounded deletion show within a test's patience.
+OPERATOR_ENV = {"KAFKAOPS_DRIFT_INTERVAL_SECONDS": "2", "KAFKAOPS_DELETION_TIMEOUT_SECONDS": "6",
+                "KAFKAOPS_REQUEST_TIMEOUT_SECONDS": "4", "KAFKAOPS_CLUSTER_PROBE_INTERVAL_SECONDS": "2",
+                "KAFKAOPS_NAMESPACE": RELEASE_NAMESPACE}
 
 
 def kubectl(*args: str, input_text: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:

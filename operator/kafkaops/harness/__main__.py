@@ -1,7 +1,8 @@
 """``python -m kafkaops.harness``: build, start or demo the local Kafka + Kubernetes harness.
 
-    build           fetch Kafka, build the control plane and helm (cached; prints where)
+    build           fetch Kafka, build the control plane, helm, promtool and kstatus (cached; prints where)
     up              start a broker and an API server, print their env, wait for Ctrl-C
+    image           build the operator image with buildah (installs the toolchain; cached)
     demo            up + install CRDs + run the operator + apply examples/ + show the result
 """
 
@@ -19,7 +20,9 @@ from types import FrameType
 
 from kafkaops.harness.demo import run_demo
 from kafkaops.harness.gobuild import ensure_helm, ensure_kube_binaries
+from kafkaops.harness.image import IMAGE, build_image
 from kafkaops.harness.kafka import KafkaCluster, ensure_kafka_jars, start_kafka
+from kafkaops.harness.kstatus import ensure_kstatus
 from kafkaops.harness.kube import KubeCluster, start_kube
 from kafkaops.harness.procs import HarnessError, progress
 from kafkaops.harness.promtool import ensure_promtool
@@ -48,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--brokers", type=int, default=1)
     up.add_argument("--no-kube", action="store_true", help="Kafka only")
     up.add_argument("--env-file", type=Path, help="also write the env lines to this file")
+    image = sub.add_parser("image", help="build the operator image from the Dockerfile")
+    image.add_argument("--tag", default=IMAGE)
+    image.add_argument("--source", default="", help="org.opencontainers.image.source (the repository's URL)")
+    image.add_argument("--repo", type=Path, default=Path())
     demo = sub.add_parser("demo", help="the README's local demo")
     demo.add_argument("--once", action="store_true", help="show the result and exit (no Ctrl-C wait)")
     demo.add_argument("--examples", type=Path, default=Path("examples"))
@@ -59,10 +66,13 @@ def main(argv: list[str] | None = None) -> int:
             libs = ensure_kafka_jars()
             bins = {**ensure_kube_binaries(), "helm": ensure_helm()}
             bins["promtool"] = ensure_promtool()
+            bins["kstatus"] = ensure_kstatus()
             print(f"kafka libs: {libs}")
             for name, path in bins.items():
                 print(f"{name}: {path}")
             progress(f"everything in place after {time.monotonic() - started:.0f}s")
+        elif args.command == "image":
+            print(build_image(args.repo.resolve(), args.tag, args.source))
         elif args.command == "up":
             with running_harness(args.brokers, not args.no_kube) as (kafka, kube):
                 lines = [f"export KAFKA_BOOTSTRAP_SERVERS={kafka.bootstrap_servers}"]
