@@ -123,3 +123,45 @@ CONSUMER_CASES = [
     Case("add-a-readable-topic", "c21", consumer(["payments.orders"]), None,
          update={"topics": ["payments.orders", "shared.events.clicks"]}),
 ]
+
+
+def acl(resource_type: str, name: str | None, *operations: str, pattern: str = "literal",
+        permission: str = "allow") -> dict[str, Any]:
+    resource = {"type": resource_type, "patternType": pattern, **({"name": name} if name is not None else {})}
+    return {"resource": resource, "operations": list(operations), "type": permission}
+
+
+def user(*acls: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    return {"authentication": {"type": "scram-sha-512"}, "authorization": {"acls": list(acls)}, **spec}
+
+
+ACL_READ = "is outside the prefixes this namespace may read [payments., billing., shared.events.]"
+USER_CASES = [
+    Case("own-topic-all-rights", "u1", user(acl("topic", "payments.orders", "All")), None),
+    Case("own-prefix-acl", "u2", user(acl("topic", "payments.", "Read", "Write", pattern="prefix")), None),
+    Case("read-shared-topic", "u3", user(acl("topic", "shared.events.clicks", "Read", "Describe")), None),
+    Case("write-shared-topic", "u4", user(acl("topic", "shared.events.clicks", "Write")),
+         'ACL on topic "shared.events.clicks" is outside this namespace\'s prefixes [payments., billing.]'),
+    Case("foreign-topic", "u5", user(acl("topic", "inventory.stock", "Read")),
+         f'ACL on topic "inventory.stock" {ACL_READ}'),
+    Case("prefix-wider-than-allowed", "u6", user(acl("topic", "pay", "Read", pattern="prefix")),
+         f'ACL on topic "pay" {ACL_READ}'),
+    Case("own-group", "u7", user(acl("group", "payments-app", "Read")), None),
+    Case("foreign-group", "u8", user(acl("group", "inventory-app", "Read")),
+         'ACL on group "inventory-app" is outside this namespace\'s group prefixes [payments-]'),
+    Case("transactional-id", "u9", user(acl("transactionalId", "payments-tx", "Write", "Describe")), None),
+    Case("foreign-transactional-id", "u10", user(acl("transactionalId", "tx", "Write")),
+         'ACL on transactionalId "tx" is outside this namespace\'s group prefixes [payments-]'),
+    Case("cluster-rights", "u11", user(acl("cluster", None, "Create")),
+         "an ACL on the cluster resource is not allowed in this namespace (cluster rights are the platform's)"),
+    Case("deny-anything", "u12", user(acl("topic", "inventory.stock", "Read", permission="deny")), None),
+    Case("first-bad-acl-named", "u13", user(acl("topic", "payments.ok", "Read"), acl("group", "x", "Read"),
+                                            acl("topic", "y", "Read")),
+         'ACL on group "x" is outside this namespace\'s group prefixes [payments-]'),
+    Case("cluster-not-allowed", "u14", user(acl("topic", "payments.a", "Read"), clusterRef={"name": "staging"}),
+         f'KafkaCluster "staging" {CLUSTERS}'),
+    Case("no-acls", "u15", user(), None),
+    Case("grant-a-foreign-topic-later", "u16", user(acl("topic", "payments.a", "Read")),
+         f'ACL on topic "inventory.stock" {ACL_READ}',
+         update={"authorization": {"acls": [acl("topic", "inventory.stock", "Read")]}}),
+]

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from clusters import GROUP, VERSION, kafka_cluster, secret
 from installed import (
     OperatorProcess,
     build_clean_install,
@@ -20,6 +21,7 @@ from isolated import Isolated, isolated_world
 from kubernetes import client, config
 from support import OPERATOR_ENV, REPO, Topics, kubectl
 
+from chart_render import RELEASE_NAMESPACE
 from kafkaops.harness.image import build_image
 from kafkaops.harness.kafka import KafkaCluster
 from kafkaops.harness.kstatus import ensure_kstatus
@@ -31,7 +33,7 @@ from kafkaops.harness.procs import free_port
 def crds(kubeconfig_env: str) -> None:
     kubectl("apply", "-f", str(REPO / "crds"))
     kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/kafkatopics.kafkaops.io",
-            "crd/consumerapps.kafkaops.io")
+            "crd/consumerapps.kafkaops.io", "crd/kafkausers.kafkaops.io", "crd/kafkaaccesspolicies.kafkaops.io")
 
 
 @pytest.fixture(scope="session")
@@ -136,6 +138,25 @@ def namespace(kubeconfig_env: str) -> Iterator[str]:
 @pytest.fixture
 def topics(api, operator, namespace, kafka) -> Topics:
     return Topics(api, namespace, kafka)
+
+
+@pytest.fixture
+def prod(api, operator, secured_kafka, kube) -> Iterator[tuple[str, str]]:
+    """A KafkaCluster for the secured broker, its Secrets in the operator's namespace; returns
+    (KafkaCluster name, the credentials Secret's name)."""
+    core = client.CoreV1Api()
+    name = f"prod-{uuid.uuid4().hex[:6]}"
+    security = secured_kafka.security
+    secret(core, RELEASE_NAMESPACE, f"{name}-ca", {"ca.crt": security.ca_pem})
+    secret(core, RELEASE_NAMESPACE, f"{name}-admin", {"username": security.admin_user,
+                                                       "password": security.admin_password})
+    kafka_cluster(api, name, secured_kafka, f"{name}-ca", f"{name}-admin")
+    yield name, f"{name}-admin"
+    try:
+        api.delete_cluster_custom_object(GROUP, VERSION, "kafkaclusters", name)
+    except client.ApiException as error:
+        if error.status != 404:
+            raise
 
 
 @pytest.fixture

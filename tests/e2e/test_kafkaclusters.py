@@ -5,13 +5,12 @@ with the chart's RBAC (Secrets: get in its own namespace only)."""
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from clusters import GROUP, VERSION, cluster_ready, kafka_cluster, object_reason, secret
 from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from kubernetes import client
@@ -23,47 +22,7 @@ from kafkaops.harness.kafka import KafkaCluster
 from kafkaops.harness.tls import CertificateAuthority
 
 pytestmark = pytest.mark.e2e
-GROUP, VERSION = "kafkaops.io", "v1alpha1"
 TEMPLATE = {"spec": {"containers": [{"name": "consumer", "image": "example.com/consumer:1"}]}}
-
-
-def secret(core: client.CoreV1Api, namespace: str, name: str, data: dict[str, str]) -> None:
-    body = {"metadata": {"name": name}, "type": "Opaque",
-            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
-    try:
-        core.create_namespaced_secret(namespace, body)
-    except client.ApiException as error:
-        if error.status != 409:
-            raise
-        core.replace_namespaced_secret(name, namespace, body)
-
-
-def kafka_cluster(api: client.CustomObjectsApi, name: str, secured: KafkaCluster, ca_secret: str,
-                  credentials_secret: str) -> None:
-    api.create_cluster_custom_object(GROUP, VERSION, "kafkaclusters", {
-        "apiVersion": f"{GROUP}/{VERSION}", "kind": "KafkaCluster", "metadata": {"name": name},
-        "spec": {"bootstrapServers": secured.bootstrap_servers,
-                 "tls": {"caSecretRef": {"name": ca_secret, "key": "ca.crt"}},
-                 "sasl": {"mechanism": "SCRAM-SHA-512", "credentialsSecretRef": {"name": credentials_secret}}}})
-
-
-def cluster_ready(api: client.CustomObjectsApi, name: str, reason: str, timeout: float = 60) -> dict[str, Any]:
-    def probe() -> dict[str, Any] | None:
-        obj = api.get_cluster_custom_object(GROUP, VERSION, "kafkaclusters", name)
-        condition = ready_condition(obj)
-        return obj if condition and condition["reason"] == reason else None
-
-    return eventually(probe, timeout=timeout, what=f"KafkaCluster {name} {reason}")
-
-
-def object_reason(api: client.CustomObjectsApi, namespace: str, plural: str, name: str, reason: str,
-                  timeout: float = 60) -> dict[str, Any]:
-    def probe() -> dict[str, Any] | None:
-        obj = api.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
-        condition = ready_condition(obj)
-        return obj if condition and condition["reason"] == reason else None
-
-    return eventually(probe, timeout=timeout, what=f"{plural} {namespace}/{name} {reason}")
 
 
 def secured_admin(secured: KafkaCluster) -> AdminClient:
@@ -73,25 +32,6 @@ def secured_admin(secured: KafkaCluster) -> AdminClient:
 def topic_on(admin: AdminClient, topic: str) -> bool:
     metadata = admin.list_topics(timeout=10).topics.get(topic)
     return metadata is not None and metadata.error is None
-
-
-@pytest.fixture
-def prod(api, operator, secured_kafka, kube) -> Iterator[tuple[str, str]]:
-    """A KafkaCluster for the secured broker, its Secrets in the operator's namespace; returns
-    (KafkaCluster name, the credentials Secret's name)."""
-    core = client.CoreV1Api()
-    name = f"prod-{uuid.uuid4().hex[:6]}"
-    security = secured_kafka.security
-    secret(core, RELEASE_NAMESPACE, f"{name}-ca", {"ca.crt": security.ca_pem})
-    secret(core, RELEASE_NAMESPACE, f"{name}-admin", {"username": security.admin_user,
-                                                       "password": security.admin_password})
-    kafka_cluster(api, name, secured_kafka, f"{name}-ca", f"{name}-admin")
-    yield name, f"{name}-admin"
-    try:
-        api.delete_cluster_custom_object(GROUP, VERSION, "kafkaclusters", name)
-    except client.ApiException as error:
-        if error.status != 404:
-            raise
 
 
 def test_topics_and_a_lag_scaled_app_on_two_clusters_and_a_wrong_password_breaks_only_its_own(

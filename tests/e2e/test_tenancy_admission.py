@@ -21,12 +21,12 @@ from chart_render import manifests, render
 from helpers import eventually, ready_condition
 from kafkaops.harness.kafka import KafkaCluster
 from kafkaops.harness.kube import KubeCluster
-from tenancy_cases import CONSUMER_CASES, POLICY, TOPIC_CASES, Case
+from tenancy_cases import CONSUMER_CASES, POLICY, TOPIC_CASES, USER_CASES, Case
 
 pytestmark = pytest.mark.e2e
 TEMPLATE = {"spec": {"containers": [{"name": "consumer", "image": "example.com/consumer:1"}]}}
 CHART_PARTS = ("--show-only", "templates/tenancy.yaml", "--show-only", "templates/aggregated-roles.yaml")
-KINDS = {"KafkaTopic": "kafkatopics", "ConsumerApp": "consumerapps"}
+KINDS = {"KafkaTopic": "kafkatopics", "ConsumerApp": "consumerapps", "KafkaUser": "kafkausers"}
 
 
 def apply_tenancy(helm: Path, bootstrap_servers: str, *values: str) -> list[dict[str, Any]]:
@@ -103,7 +103,7 @@ def test_admission_agrees_with_the_rules_on_every_case(tenancy, tenant_api, api,
     write_policy(namespace, POLICY)
     until_enforced(tenant_api, namespace)
     mismatches = []
-    for kind, cases in (("KafkaTopic", TOPIC_CASES), ("ConsumerApp", CONSUMER_CASES)):
+    for kind, cases in (("KafkaTopic", TOPIC_CASES), ("ConsumerApp", CONSUMER_CASES), ("KafkaUser", USER_CASES)):
         for case in cases:
             message = judge(tenant_api, namespace, kind, case)
             agrees = message is None if case.refusal is None else (message is not None and case.refusal in message)

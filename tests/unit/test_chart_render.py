@@ -59,9 +59,12 @@ def test_rbac_has_no_wildcards_and_no_dangerous_verbs_and_secrets_only_in_its_na
             for field in ("apiGroups", "resources", "verbs"):
                 assert not any("*" in item for item in rule.get(field, [])), (role["metadata"]["name"], rule)
             assert not DANGEROUS_VERBS & set(rule["verbs"]), rule
-            if "secrets" in rule["resources"]:  # KafkaClusters' Secrets: read, in the release namespace only
+            if "secrets" in rule["resources"] and role["metadata"]["name"].endswith("-cluster-secrets"):
+                # KafkaClusters' Secrets: read, in the release namespace only
                 assert role["kind"] == "Role" and role["metadata"]["namespace"] == "kafkaops-system", role
                 assert rule == {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}, rule
+            elif "secrets" in rule["resources"]:  # KafkaUsers' passwords: by name, never listed or watched
+                assert rule == {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create", "update"]}
             assert "nonResourceURLs" not in rule, rule
 
 
@@ -78,9 +81,16 @@ def test_application_teams_get_their_objects_through_edit_and_view_but_never_a_p
     assert {"aggregate-to-edit", "aggregate-to-admin"} <= {k.rsplit("/", 1)[1] for k in edit["metadata"]["labels"]}
     assert "rbac.authorization.k8s.io/aggregate-to-view" in view["metadata"]["labels"]
     written = {resource for rule in edit["rules"] for resource in rule["resources"]}
-    assert written == {"kafkatopics", "consumerapps"}
+    assert written == {"kafkatopics", "consumerapps", "kafkausers"}
     assert all(set(rule["verbs"]) <= {"get", "list", "watch"} for rule in view["rules"])
     assert "kafkaaccesspolicies" in {resource for rule in view["rules"] for resource in rule["resources"]}
+
+
+def test_without_kafka_users_the_operator_reads_secrets_only_in_its_namespace(helm):
+    docs = manifests(render(helm, "--set", "kafkaUsers.enabled=false", values=values("default")))
+    secret_roles = {role["metadata"]["name"] for role in docs if role["kind"] in ROLE_KINDS and not aggregated(role)
+                    and any("secrets" in rule["resources"] for rule in role["rules"])}
+    assert secret_roles == {"kafkaops-cluster-secrets"}
 
 
 def test_default_rbac_is_one_cluster_role_bound_to_the_service_account(helm):

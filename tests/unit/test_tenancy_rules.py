@@ -7,7 +7,7 @@ import yaml
 
 from chart_render import REPO
 from kafkaops.consumers.spec import parse_consumer_spec
-from kafkaops.handlers.tenancy import consumer_request, topic_request
+from kafkaops.handlers.tenancy import consumer_request, topic_request, user_request
 from kafkaops.tenancy.rules import (
     AccessPolicy,
     TenancyMode,
@@ -17,11 +17,13 @@ from kafkaops.tenancy.rules import (
     judge,
     parse_policy,
     topic_violation,
+    user_violation,
 )
 from kafkaops.topics.ownership import Claim, hold
 from kafkaops.topics.spec import parse_topic_spec
 from kafkaops.types.errors import InvalidSpec
-from tenancy_cases import CONSUMER_CASES, POLICY, TOPIC_CASES, Case
+from kafkaops.users.spec import parse_user_spec
+from tenancy_cases import CONSUMER_CASES, POLICY, TOPIC_CASES, USER_CASES, Case
 
 pytestmark = pytest.mark.unit
 TEMPLATE = {"spec": {"containers": [{"name": "c", "image": "example.com/c:1"}]}}
@@ -43,9 +45,14 @@ def test_consumer_rules(case: Case):
     assert consumer_violation(parse_policy(POLICY), request) == case.refusal
 
 
+@pytest.mark.parametrize("case", USER_CASES, ids=lambda c: c.id)
+def test_user_rules(case: Case):
+    assert user_violation(parse_policy(POLICY), user_request(parse_user_spec(final_spec(case)))) == case.refusal
+
+
 def test_the_table_is_as_large_as_promised_and_covers_both_answers():
-    for cases in (TOPIC_CASES, CONSUMER_CASES):
-        assert len(cases) >= 20
+    for cases, at_least in ((TOPIC_CASES, 20), (CONSUMER_CASES, 20), (USER_CASES, 15)):
+        assert len(cases) >= at_least
         assert {case.refusal is None for case in cases} == {True, False}
         assert any(case.update for case in cases)
 

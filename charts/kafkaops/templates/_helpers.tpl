@@ -54,6 +54,19 @@ hand-edited or deleted Deployment is restored); the scaler changes only replicas
 - apiGroups: ["kafkaops.io"]
   resources: ["kafkaaccesspolicies"]
   verbs: ["list", "watch"]
+- apiGroups: ["kafkaops.io"]
+  resources: ["kafkausers"]
+  verbs: ["list", "watch", "patch"]
+- apiGroups: ["kafkaops.io"]
+  resources: ["kafkausers/status"]
+  verbs: ["patch"]
+{{- if .Values.kafkaUsers.enabled }}
+# KafkaUsers' passwords: read a Secret a KafkaUser names, create and replace the one it owns. By name
+# only (no list or watch): the operator never enumerates a namespace's Secrets.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "create", "update"]
+{{- end }}
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["get", "list", "watch", "create", "patch"]

@@ -29,6 +29,7 @@ from kafkaops.conditions import changed_fields, ready_condition, seconds_since, 
 from kafkaops.handlers.controller import Controller, Key
 from kafkaops.kafka.admin import KafkaAdmin
 from kafkaops.kafka.connection import confluent_config, probe, python_config
+from kafkaops.kafka.users import KafkaUserAdmin
 from kafkaops.kube import api
 from kafkaops.kube.events import post_event
 from kafkaops.logs import SECRETS
@@ -44,6 +45,7 @@ from kafkaops.types.clusters import (
 )
 from kafkaops.types.errors import ClusterNotReady, InvalidSpec
 from kafkaops.types.specs import DEFAULT_CLUSTER
+from kafkaops.types.users import UserAdmin
 
 PLURAL = "kafkaclusters"
 # Only the probe time changed: written at most this often (the condition says everything else).
@@ -58,6 +60,7 @@ class ClusterEntry:
     admin: KafkaAdmin | None = None
     fingerprint: str = ""
     clients: ClientSettings | None = None
+    users: UserAdmin | None = None  # SCRAM credentials and ACLs (KafkaUsers)
 
 
 def fingerprint(connection: ClusterConnection, credentials: ResolvedCredentials) -> str:
@@ -86,9 +89,10 @@ def default_client_settings(settings: Settings) -> ClientSettings:
 class ClusterRegistry:
     """Kafka clients per cluster, shared by every object of that cluster."""
 
-    def __init__(self, default_admin: KafkaAdmin, default_clients: ClientSettings) -> None:
+    def __init__(self, default_admin: KafkaAdmin, default_clients: ClientSettings,
+                 default_users: UserAdmin | None = None) -> None:
         self.entries: dict[str, ClusterEntry] = {
-            DEFAULT_CLUSTER: ClusterEntry(True, "", default_admin, clients=default_clients)}
+            DEFAULT_CLUSTER: ClusterEntry(True, "", default_admin, clients=default_clients, users=default_users)}
         self.listeners: list[Callable[[str], None]] = []
         self.synced = asyncio.Event()  # every KafkaCluster listed at start has been probed once
 
@@ -100,18 +104,27 @@ class ClusterRegistry:
             raise ClusterNotReady(cluster, entry.why)
         return entry.admin
 
+    def users(self, cluster: str) -> UserAdmin:
+        self.admin(cluster)  # raises while not ready
+        users = self.entries[cluster].users
+        if users is None:
+            raise ClusterNotReady(cluster, "no user administration for this cluster")
+        return users
+
     def clients(self, cluster: str) -> ClientSettings:
         self.admin(cluster)  # raises while not ready
         clients = self.entries[cluster].clients
         assert clients is not None  # a ready entry always has them
         return clients
 
-    def set_ready(self, cluster: str, admin: KafkaAdmin, print_: str, clients: ClientSettings) -> None:
+    def set_ready(self, cluster: str, admin: KafkaAdmin, print_: str, clients: ClientSettings,
+                  users: UserAdmin | None = None) -> None:
         previous = self.entries.get(cluster)
         if previous is not None and previous.admin is not None and previous.admin is not admin:
             previous.admin.close()
         changed = previous is None or not previous.ready or previous.fingerprint != print_
-        self.entries[cluster] = ClusterEntry(True, "", admin, print_, clients)
+        self.entries[cluster] = ClusterEntry(True, "", admin, print_, clients,
+                                             users if users is not None or previous is None else previous.users)
         if changed:
             self._notify(cluster)
 
@@ -214,8 +227,10 @@ class ClusterController(Controller):
                            request_timeout=settings.request_timeout_seconds,
                            python_config=python_config(connection, credentials,
                                                        request_timeout=settings.request_timeout_seconds))
+        users = KafkaUserAdmin(confluent_config(connection, credentials),
+                               request_timeout=settings.request_timeout_seconds)
         log.info("KafkaCluster %s: clients %s", name, "rebuilt" if entry and entry.admin else "created")
-        self.registry.set_ready(name, admin, print_, client_settings(connection, credentials))
+        self.registry.set_ready(name, admin, print_, client_settings(connection, credentials), users)
 
     async def write_status(self, key: Key, body: dict[str, Any], outcome: ClusterProbe | ClusterProbeFailed,
                            credentials: ResolvedCredentials) -> None:

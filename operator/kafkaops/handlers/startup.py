@@ -17,8 +17,10 @@ from kafkaops.handlers.consumers import ConsumerController
 from kafkaops.handlers.scaler import ScalerState, scaler_loop
 from kafkaops.handlers.tenancy import AccessPolicies
 from kafkaops.handlers.topics import TopicController, drift_loop, topic_samples
+from kafkaops.handlers.users import UserController, user_check_loop
 from kafkaops.health import HEALTH
 from kafkaops.kafka.admin import KafkaAdmin
+from kafkaops.kafka.users import KafkaUserAdmin
 from kafkaops.kube.lease import lease_namespace
 from kafkaops.settings import Settings
 
@@ -36,18 +38,23 @@ class Runtime:
     policies: AccessPolicies
     topics: TopicController
     consumers: ConsumerController
+    users: UserController
     scaler: ScalerState = field(default_factory=ScalerState)
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
     def start(self) -> None:
         """The operator-wide loops (not kopf timers: those put a finalizer on every object)."""
-        config, clusters, topics, consumers = self.settings, self.clusters, self.topics, self.consumers
+        config, clusters, topics, consumers, users = (self.settings, self.clusters, self.topics, self.consumers,
+                                                      self.users)
         self.background = [
             asyncio.create_task(clusters.run(clusters.process), name="kafkacluster-workers"),
             asyncio.create_task(clusters.list_at_start(()), name="kafkacluster-listing"),
             asyncio.create_task(self.policies.list_at_start(config.namespaces), name="kafkaaccesspolicy-listing"),
             asyncio.create_task(topics.run(topics.process), name="kafkatopic-workers"),
             asyncio.create_task(consumers.run(consumers.process), name="consumerapp-workers"),
+            asyncio.create_task(users.run(users.process), name="kafkauser-workers"),
+            asyncio.create_task(users.list_at_start(config.namespaces), name="kafkauser-listing"),
+            asyncio.create_task(user_check_loop(users, config.drift_interval_seconds), name="kafkauser-check"),
             asyncio.create_task(topics.list_at_start(config.namespaces), name="kafkatopic-listing"),
             asyncio.create_task(consumers.list_at_start(config.namespaces), name="consumerapp-listing"),
             asyncio.create_task(consumers.list_deployments_at_start(config.namespaces), name="deployment-listing"),
@@ -57,7 +64,7 @@ class Runtime:
             asyncio.create_task(scaler_loop(clusters.registry, consumers, self.scaler,
                                             timeout=2 * config.request_timeout_seconds), name="consumer-scaler"),
             asyncio.create_task(heartbeat(), name="heartbeat"),
-            asyncio.create_task(report_synced(clusters, topics, consumers), name="readiness"),
+            asyncio.create_task(report_synced(clusters, topics, consumers, users), name="readiness"),
         ]
 
     async def stop(self) -> None:
@@ -74,10 +81,11 @@ async def heartbeat() -> None:
         await asyncio.sleep(1.0)
 
 
-async def report_synced(clusters: ClusterController, topics: TopicController, consumers: ConsumerController) -> None:
+async def report_synced(clusters: ClusterController, topics: TopicController, consumers: ConsumerController,
+                        users: UserController) -> None:
     """Readiness: every object that existed at start is in the caches, every KafkaCluster probed."""
     while not (clusters.rechecked.is_set() and topics.progress.synced and consumers.progress.synced
-               and consumers.owned.synced and topics.policies.synced.is_set()):
+               and consumers.owned.synced and topics.policies.synced.is_set() and users.progress.synced):
         await asyncio.sleep(0.2)
     HEALTH.set_synced(True)
     logger = logging.getLogger(__name__)
@@ -105,16 +113,17 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
     settings.queueing.idle_timeout = 1.0
     admin = KafkaAdmin(config.kafka_client_config(), linger=config.batch_linger_ms / 1000,
                        mutation_linger=config.mutation_linger_ms / 1000, request_timeout=config.request_timeout_seconds)
-    registry = ClusterRegistry(admin, default_client_settings(config))
+    users = KafkaUserAdmin(config.kafka_client_config(), request_timeout=config.request_timeout_seconds)
+    registry = ClusterRegistry(admin, default_client_settings(config), users)
     clusters = ClusterController(registry, config, lease_namespace(config.operator_namespace))
     registry.synced = clusters.rechecked  # the others wait until every KafkaCluster was probed once
     policies = AccessPolicies(config)
     runtime = Runtime(config, clusters, policies, TopicController(registry, policies, config),
-                      ConsumerController(registry, policies, config))
+                      ConsumerController(registry, policies, config), UserController(registry, policies, config))
     memo.runtime = runtime
     runtime.start()
     topics, consumers = runtime.topics, runtime.consumers
-    for controller in (topics, consumers):
+    for controller in (topics, consumers, runtime.users):
         HEALTH.add_check(f"{controller.kind} queue", lambda c=controller: c.queue.stalled(QUEUE_STALL_SECONDS))
     metrics.STATE.topics = lambda: topic_samples(list(topics.bodies.values()))
     metrics.STATE.groups = lambda: list(runtime.scaler.samples.values())

@@ -27,15 +27,18 @@ from kafkaops.settings import Settings
 from kafkaops.tenancy.rules import (
     POLICY_NAME,
     AccessPolicy,
+    AclRequest,
     ConsumerRequest,
     TenancyMode,
     TopicRequest,
+    UserRequest,
     Verdict,
     judge,
     parse_policy,
 )
 from kafkaops.topics.spec import TopicSpec
 from kafkaops.types.errors import InvalidSpec
+from kafkaops.users.spec import KafkaUserSpec
 from kafkaops.workqueue import StartupProgress
 
 PLURAL = "kafkaaccesspolicies"
@@ -50,6 +53,13 @@ def topic_request(name: str, spec: TopicSpec) -> TopicRequest:
 
 def consumer_request(name: str, spec: ConsumerAppSpec) -> ConsumerRequest:
     return ConsumerRequest(cluster=spec.cluster, group=spec.group(name), topics=spec.topics)
+
+
+def user_request(spec: KafkaUserSpec) -> UserRequest:
+    return UserRequest(cluster=spec.cluster, acls=tuple(
+        AclRequest(resource_type=str(rule.resource.type), name=rule.resource.resource_name,
+                   operations=tuple(str(operation) for operation in rule.operations), permission=str(rule.type))
+        for rule in spec.authorization.acls))
 
 
 class AccessPolicies:

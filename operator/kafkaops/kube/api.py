@@ -16,6 +16,7 @@ import concurrent.futures
 import functools
 import json
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from kubernetes import client
@@ -111,6 +112,40 @@ async def read_secrets(namespace: str, names: Iterable[str]) -> dict[str, dict[s
             raise
         found[name] = {key: _decoded(value) for key, value in (secret.data or {}).items()}
     return found
+
+
+@dataclass(frozen=True)
+class SecretData:
+    """A Secret's decoded data and its resourceVersion (which changes whenever the data may have)."""
+
+    data: dict[str, str]
+    version: str
+    owners: tuple[str, ...]  # uids of its ownerReferences
+
+
+async def read_secret(namespace: str, name: str) -> SecretData | None:
+    """One Secret, or None if it does not exist. Values are never logged."""
+    try:
+        secret = await call(core().read_namespaced_secret, name, namespace)
+    except client.ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+    return SecretData({key: _decoded(value) for key, value in (secret.data or {}).items()},
+                      str(secret.metadata.resource_version),
+                      tuple(ref.uid for ref in secret.metadata.owner_references or ()))
+
+
+async def write_secret(manifest: dict[str, Any], *, replace_version: str | None = None) -> str:
+    """Create a Secret, or replace it when ``replace_version`` (its resourceVersion: conditional, so a
+    concurrent change is refused with 409) is given; returns the new resourceVersion."""
+    meta = manifest["metadata"]
+    if replace_version is None:
+        written = await write(core().create_namespaced_secret, meta["namespace"], manifest)
+    else:
+        body = {**manifest, "metadata": {**meta, "resourceVersion": replace_version}}
+        written = await write(core().replace_namespaced_secret, meta["name"], meta["namespace"], body)
+    return str(written.metadata.resource_version)
 
 
 def _decoded(value: str) -> str:

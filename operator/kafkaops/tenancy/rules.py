@@ -81,6 +81,25 @@ class ConsumerRequest:
     topics: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class AclRequest:
+    """One ACL of a KafkaUser's spec, as the policy sees it."""
+
+    resource_type: str  # topic | group | cluster | transactionalId
+    name: str  # "" for the cluster
+    operations: tuple[str, ...]
+    permission: str = "allow"
+
+
+@dataclass(frozen=True)
+class UserRequest:
+    cluster: str
+    acls: tuple[AclRequest, ...]
+
+
+READ_ONLY_OPERATIONS = frozenset({"Read", "Describe"})
+
+
 def _listed(values: Iterable[str]) -> str:
     return "[" + ", ".join(values) + "]"
 
@@ -139,6 +158,38 @@ def consumer_violation(policy: AccessPolicy, request: ConsumerRequest) -> str | 
     for topic in request.topics:
         if _outside(readable, topic):
             return f'topic "{topic}" is outside the prefixes this namespace may read {_listed(readable)}'
+    return None
+
+
+def acl_violation(policy: AccessPolicy, acl: AclRequest) -> str | None:
+    """An allow ACL may only name what the namespace may use: its topics (read-only ACLs also the topics
+    it may read), its groups and transactional ids (under ``groupPrefixes``), never the cluster. A
+    prefixed ACL's prefix must itself start with an allowed prefix. Deny ACLs only take rights away."""
+    if acl.permission != "allow":
+        return None
+    if acl.resource_type == "cluster":
+        return "an ACL on the cluster resource is not allowed in this namespace (cluster rights are the platform's)"
+    if acl.resource_type == "topic":
+        if set(acl.operations) <= READ_ONLY_OPERATIONS:
+            readable = policy.topic_prefixes + policy.read_topic_prefixes
+            if _outside(readable, acl.name):
+                return f'ACL on topic "{acl.name}" is outside the prefixes this namespace may read {_listed(readable)}'
+        elif _outside(policy.topic_prefixes, acl.name):
+            return f'ACL on topic "{acl.name}" is outside this namespace\'s prefixes {_listed(policy.topic_prefixes)}'
+        return None
+    if _outside(policy.group_prefixes, acl.name):
+        return (f'ACL on {acl.resource_type} "{acl.name}" is outside this namespace\'s group prefixes '
+                f"{_listed(policy.group_prefixes)}")
+    return None
+
+
+def user_violation(policy: AccessPolicy, request: UserRequest) -> str | None:
+    """The first rule a KafkaUser breaks: its cluster, then its ACLs in the order the spec lists them."""
+    if (problem := cluster_violation(policy, request.cluster)) is not None:
+        return problem
+    for acl in request.acls:
+        if (problem := acl_violation(policy, acl)) is not None:
+            return problem
     return None
 
 
