@@ -19,7 +19,8 @@ Condition = dict[str, Any]
 
 READY = "Ready"
 # Ready=False reasons that resolve without anyone changing anything: the operator retries them.
-TRANSIENT_REASONS = frozenset({"BrokerUnavailable", "ClusterNotReady", "Reassigning", "Unreachable"})
+TRANSIENT_REASONS = frozenset({"BrokerUnavailable", "ClusterNotReady", "Reassigning", "Unreachable",
+                               "CredentialsPending"})
 # Holds a person asked for: neither in progress nor failed, whatever Ready says.
 HOLD_REASONS = frozenset({"Paused", "Unmanaged"})
 

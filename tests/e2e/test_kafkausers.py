@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from clusters import GROUP, VERSION, object_reason
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import (
     AclBindingFilter,
     AclOperation,
@@ -28,6 +33,8 @@ from helpers import eventually
 from kafkaops.harness.kafka import KafkaCluster
 
 pytestmark = pytest.mark.e2e
+TEMPLATE = {"spec": {"containers": [{"name": "consumer", "image": "example.com/consumer:1"}]}}
+PROGRAM = Path(__file__).resolve().parents[2] / "examples" / "consumer-program.yaml"
 
 
 def as_user(secured: KafkaCluster, username: str, password: str, group: str) -> Consumer:
@@ -138,3 +145,72 @@ def test_a_missing_password_secret_and_a_foreign_secret_are_named_not_overwritte
         "message"]
     found = core.read_namespaced_secret("taken", namespace)
     assert base64.b64decode(found.data["password"]).decode() == "theirs"
+
+
+def test_a_consumer_app_gets_its_own_user_with_exactly_its_rights(api, operator, secured_kafka, namespace, prod,
+                                                                   tmp_path):
+    """credentials.user: auto: the example consumer runs with what the Deployment is given, reads its
+    topic and nothing else; the rights follow spec.topics; a new password rolls the pods; the user
+    goes with the app."""
+    cluster, _ = prod
+    admin = AdminClient(secured_kafka.client_config())
+    mine, other = f"auto-{uuid.uuid4().hex[:6]}", f"not-mine-{uuid.uuid4().hex[:6]}"
+    for future in admin.create_topics([NewTopic(mine, 1, 1), NewTopic(other, 1, 1)]).values():
+        future.result(30)
+    producer = Producer(secured_kafka.client_config())
+    for i in range(5):
+        producer.produce(mine, value=b"event %d" % i)
+    assert producer.flush(30) == 0
+    group = f"payments-{uuid.uuid4().hex[:6]}"
+    api.create_namespaced_custom_object(GROUP, VERSION, namespace, "consumerapps", {
+        "apiVersion": f"{GROUP}/{VERSION}", "kind": "ConsumerApp", "metadata": {"name": "payments"},
+        "spec": {"clusterRef": {"name": cluster}, "credentials": {"user": "auto"}, "groupId": group,
+                 "topics": [mine], "autoOffsetReset": "earliest", "template": TEMPLATE,
+                 "scaling": {"minReplicas": 1, "maxReplicas": 1, "pollIntervalSeconds": 1}}})
+    apps = client.AppsV1Api()
+    deployment = eventually(lambda: _deployment(apps, namespace, "payments"), timeout=60, what="Deployment applied")
+    user = object_reason(api, namespace, "kafkausers", "payments-consumer", "Applied")
+    assert user["metadata"]["ownerReferences"][0]["kind"] == "ConsumerApp" and user["status"]["acls"] == 3
+    pod = deployment.to_dict()["spec"]["template"]
+    env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
+    assert env["KAFKA_SASL_PASSWORD"]["value_from"]["secret_key_ref"]["name"] == "payments-consumer"
+    version = pod["metadata"]["annotations"]["kafkaops.io/credentials-version"]
+    assert version == user["status"]["credentialSecretVersion"]
+
+    # The example consumer with exactly what a pod gets: consumes its topic and commits.
+    username, password, _ = credentials(namespace, "payments-consumer")
+    program = tmp_path / "consumer.py"
+    program.write_text(yaml.safe_load(PROGRAM.read_text())["data"]["consumer.py"])
+    variables = {name: e["value"] for name, e in env.items() if e.get("value") is not None}
+    variables.update(KAFKA_SASL_USERNAME=username, KAFKA_SASL_PASSWORD=password, MAX_MESSAGES="5",
+                     KAFKA_SSL_CA_LOCATION=str(secured_kafka.security.ca_pem_path))
+    result = subprocess.run([sys.executable, str(program)], env={**os.environ, **variables}, capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "processed 5 messages" in result.stdout
+    assert commit_error(secured_kafka, username, password, group, other) == KafkaError.TOPIC_AUTHORIZATION_FAILED
+
+    # The rights follow spec.topics.
+    api.patch_namespaced_custom_object(GROUP, VERSION, namespace, "consumerapps", "payments",
+                                       {"spec": {"topics": [mine, other]}})
+    eventually(lambda: commit_error(secured_kafka, username, password, group, other) is None, timeout=60,
+               what="the new topic readable")
+
+    # A new password rolls the pods.
+    kubectl("annotate", "kafkauser", "payments-consumer", "-n", namespace, "kafkaops.io/rotate-password=1")
+    eventually(lambda: apps.read_namespaced_deployment("payments", namespace).spec.template.metadata.annotations[
+        "kafkaops.io/credentials-version"] != version, timeout=60, what="the pods rolled for the new password")
+
+    # The user goes with the app.
+    api.delete_namespaced_custom_object(GROUP, VERSION, namespace, "consumerapps", "payments")
+    _, rotated, _ = credentials(namespace, "payments-consumer")
+    eventually(lambda: not authenticates(secured_kafka, username, rotated), timeout=60, what="the app's user removed")
+
+
+def _deployment(apps: client.AppsV1Api, namespace: str, name: str) -> Any:
+    try:
+        return apps.read_namespaced_deployment(name, namespace)
+    except client.ApiException as error:
+        if error.status == 404:
+            return None
+        raise

@@ -15,6 +15,7 @@ from kafkaops.consumers.collector import GroupReport
 from kafkaops.handlers import consumers, scaler
 from kafkaops.handlers.clusters import ClusterRegistry, default_client_settings
 from kafkaops.handlers.tenancy import AccessPolicies
+from kafkaops.handlers.users import UserController
 from kafkaops.settings import Settings
 
 pytestmark = pytest.mark.unit
@@ -71,7 +72,8 @@ def test_a_spec_change_applied_while_the_scaler_scales_keeps_the_scalers_replica
         clusters.synced.set()
         policies = AccessPolicies(Settings())
         policies.synced.set()  # the start-up listing found none
-        controller = consumers.ConsumerController(clusters, policies, Settings())
+        controller = consumers.ConsumerController(clusters, policies, UserController(clusters, policies, Settings()),
+                                                 Settings())
         controller.deployments_synced.set()  # the start-up listing found none
         controller.on_app_event("ADDED", app())
         await controller.process(KEY)  # creates the Deployment at minReplicas

@@ -56,7 +56,7 @@ hand-edited or deleted Deployment is restored); the scaler changes only replicas
   verbs: ["list", "watch"]
 - apiGroups: ["kafkaops.io"]
   resources: ["kafkausers"]
-  verbs: ["list", "watch", "patch"]
+  verbs: ["list", "watch", "create", "patch"]  # create: a ConsumerApp's own KafkaUser (credentials.user: auto)
 - apiGroups: ["kafkaops.io"]
   resources: ["kafkausers/status"]
   verbs: ["patch"]

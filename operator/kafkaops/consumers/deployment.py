@@ -26,6 +26,7 @@ from kafkaops.types.clusters import ClientSettings
 
 APP_LABEL = f"{GROUP}/consumerapp"
 SPEC_HASH_ANNOTATION = f"{GROUP}/spec-hash"
+CREDENTIALS_ANNOTATION = f"{GROUP}/credentials-version"  # on the pod template: a new password rolls the pods
 APPLY_MANAGER = "kafkaops"
 SCALE_MANAGER = "kafkaops-scaler"
 OUR_MANAGERS = frozenset({APPLY_MANAGER, SCALE_MANAGER})
@@ -110,9 +111,30 @@ def _replaced(existing: Sequence[Mapping[str, Any]], ours: Sequence[Mapping[str,
     return [*(dict(item) for item in ours), *(dict(item) for item in existing if item.get("name") not in names)]
 
 
+def app_user_name(app: str) -> str:
+    """The KafkaUser (and its password Secret) the operator makes for ``credentials.user: auto``."""
+    return f"{app}-consumer"
+
+
+def app_kafka_user(*, name: str, namespace: str, uid: str, spec: ConsumerAppSpec) -> dict[str, Any]:
+    """Least privilege for the app: Read and Describe on exactly its topics, Read on its group, on its
+    cluster; owned by the ConsumerApp, so it (and with it the Kafka user) goes when the app goes."""
+    acls = [{"resource": {"type": "topic", "name": topic, "patternType": "literal"},
+             "operations": ["Read", "Describe"]} for topic in spec.topics]
+    acls.append({"resource": {"type": "group", "name": spec.group(name), "patternType": "literal"},
+                 "operations": ["Read"]})
+    return {"apiVersion": f"{GROUP}/v1alpha1", "kind": "KafkaUser",
+            "metadata": {"name": app_user_name(name), "namespace": namespace,
+                         "labels": {APP_LABEL: name, "app.kubernetes.io/managed-by": "kafkaops"},
+                         "ownerReferences": [owner_reference(name, uid)]},
+            "spec": {**({"clusterRef": {"name": spec.cluster_ref.name}} if spec.cluster_ref else {}),
+                     "authentication": {"type": "scram-sha-512"}, "authorization": {"acls": acls}}}
+
+
 def desired_deployment(*, name: str, namespace: str, uid: str, spec: ConsumerAppSpec, replicas: int,
-                       clients: ClientSettings) -> dict[str, Any]:
-    """The Deployment a ConsumerApp describes, connected to its cluster."""
+                       clients: ClientSettings, credentials_version: str | None = None) -> dict[str, Any]:
+    """The Deployment a ConsumerApp describes, connected to its cluster. With ``credentials.user: auto``
+    the pods carry the version of the app user's password Secret: a new password rolls them."""
     extra = {"KAFKA_AUTO_OFFSET_RESET": spec.auto_offset_reset, **clients.env}
     volumes, mounts = [], []
     if clients.ca_pem:
@@ -121,9 +143,15 @@ def desired_deployment(*, name: str, namespace: str, uid: str, spec: ConsumerApp
         volumes, mounts = [volume], [mount]
     env = injected_env(clients.bootstrap_servers, spec.group(name), spec.topics, extra)
     ref = spec.credentials_secret_ref
+    template: Mapping[str, Any] = spec.template
     if ref is not None:
         env += credentials_env(ref.name, ref.username_key, ref.password_key)
-    return build_deployment(name=name, namespace=namespace, uid=uid, template=spec.template, replicas=replicas,
+    elif spec.auto_user:
+        env += credentials_env(app_user_name(name), "username", "password")
+        meta = dict(template.get("metadata") or {})
+        meta["annotations"] = {**(meta.get("annotations") or {}), CREDENTIALS_ANNOTATION: credentials_version or ""}
+        template = {**template, "metadata": meta}
+    return build_deployment(name=name, namespace=namespace, uid=uid, template=template, replicas=replicas,
                             env=env, volumes=volumes, mounts=mounts)
 
 

@@ -51,10 +51,18 @@ class CredentialsSecretRef(BaseModel):
     password_key: str = Field("password", alias="passwordKey", min_length=1)
 
 
+class AppCredentials(BaseModel):
+    """``credentials.user: auto``: the operator makes the app its own KafkaUser with exactly its rights."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
+    user: Literal["auto"] | None = None
+
+
 class ConsumerAppSpec(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
     cluster_ref: ClusterRef | None = Field(None, alias="clusterRef")
     credentials_secret_ref: CredentialsSecretRef | None = Field(None, alias="credentialsSecretRef")
+    credentials: AppCredentials | None = None
     group_id: str | None = Field(None, alias="groupId", min_length=1, max_length=255)
     topics: tuple[str, ...] = Field(min_length=1)
     auto_offset_reset: Literal["earliest", "latest"] = Field("latest", alias="autoOffsetReset")
@@ -68,7 +76,13 @@ class ConsumerAppSpec(BaseModel):
         containers = (self.template.get("spec") or {}).get("containers") or []
         if not containers:
             raise ValueError("template.spec.containers must list at least one container")
+        if self.credentials_secret_ref is not None and self.credentials is not None and self.credentials.user:
+            raise ValueError("credentialsSecretRef and credentials.user exclude each other: choose one")
         return self
+
+    @property
+    def auto_user(self) -> bool:
+        return self.credentials is not None and self.credentials.user == "auto"
 
     def group(self, resource_name: str) -> str:
         return self.group_id or resource_name

@@ -28,6 +28,7 @@ from kafkaops.consumers.deployment import (
     SCALE_MANAGER,
     SPEC_HASH_ANNOTATION,
     DeploymentView,
+    app_kafka_user,
     ca_configmap,
     deployment_view,
     desired_deployment,
@@ -37,6 +38,7 @@ from kafkaops.consumers.spec import ConsumerAppSpec, parse_consumer_spec
 from kafkaops.handlers.clusters import ClusterRegistry
 from kafkaops.handlers.controller import Controller, Key, key_of, retried
 from kafkaops.handlers.tenancy import AccessPolicies, consumer_request
+from kafkaops.handlers.users import UserController, usable_version
 from kafkaops.kube import api
 from kafkaops.kube.events import post_event
 from kafkaops.metrics import RECONCILIATIONS
@@ -48,11 +50,12 @@ from kafkaops.workqueue import StartupProgress
 PLURAL = "consumerapps"
 # Ready reasons the worker writes; the others (LagCollected, TopicNotFound, BrokerUnavailable) are
 # the scaler's, and a re-check that changes nothing must not overwrite them.
-APPLY_FAILURES = frozenset({"InvalidSpec", "DeploymentRejected", "ClusterNotReady", "PolicyViolation"})
+APPLY_FAILURES = frozenset({"InvalidSpec", "DeploymentRejected", "ClusterNotReady", "PolicyViolation",
+                            "CredentialsPending"})
 # The worker's verdicts that stop the scaler: it neither reads the group's lag nor scales.
 SCALER_HELD = frozenset({"PolicyViolation"})
 # Failures an app only inherits from its KafkaCluster, whose own status says so: no Event per app.
-QUIET_FAILURES = frozenset({"ClusterNotReady"})
+QUIET_FAILURES = frozenset({"ClusterNotReady", "CredentialsPending"})
 log = logging.getLogger(__name__)
 
 
@@ -78,11 +81,13 @@ def slim_app(body: Mapping[str, Any]) -> dict[str, Any]:
 class ConsumerController(Controller):
     """ConsumerApps and the Deployments they own, and the one lock per app both writers take."""
 
-    def __init__(self, clusters: ClusterRegistry, policies: AccessPolicies, settings: Settings) -> None:
+    def __init__(self, clusters: ClusterRegistry, policies: AccessPolicies, users: UserController,
+                 settings: Settings) -> None:
         super().__init__("ConsumerApp", PLURAL, settings.max_concurrent_reconciles)
-        self.settings, self.clusters, self.policies = settings, clusters, policies
+        self.settings, self.clusters, self.policies, self.users = settings, clusters, policies, users
         clusters.listeners.append(self.requeue_cluster)
         policies.listeners.append(self.requeue_namespace)
+        users.app_listeners.append(lambda namespace, app: self.queue.add((namespace, app)))
         self.deployments: dict[Key, DeploymentView] = {}
         self.locks: dict[Key, asyncio.Lock] = {}
         self.specs: dict[Key, tuple[Any, ConsumerAppSpec | None]] = {}
@@ -196,8 +201,20 @@ class ConsumerController(Controller):
         except ClusterNotReady as error:
             await self.report_failure(key, body, "ClusterNotReady", f"{error.message}; the Deployment is left as it is")
             return
+        credentials_version = None
+        if spec.auto_user:
+            user = app_kafka_user(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"], spec=spec)
+            await api.apply_custom_object("kafkausers", user, APPLY_MANAGER)
+            cached = self.users.bodies.get((meta["namespace"], user["metadata"]["name"]))
+            credentials_version = usable_version(cached)
+            if credentials_version is None:
+                why = ready_condition((cached or {}).get("status") or {})
+                await self.report_failure(key, body, "CredentialsPending", f"waiting for KafkaUser "
+                                          f"{user['metadata']['name']} ({why.get('reason', 'not reconciled yet')}: "
+                                          f"{why.get('message', '')}); the Deployment is applied once it is Ready")
+                return
         manifest = desired_deployment(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"], spec=spec,
-                                      replicas=replicas, clients=clients)
+                                      replicas=replicas, clients=clients, credentials_version=credentials_version)
         if needs_apply(view, manifest) or (view is not None and view.replicas != replicas):
             try:
                 if clients.ca_pem:

@@ -113,13 +113,14 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
     settings.queueing.idle_timeout = 1.0
     admin = KafkaAdmin(config.kafka_client_config(), linger=config.batch_linger_ms / 1000,
                        mutation_linger=config.mutation_linger_ms / 1000, request_timeout=config.request_timeout_seconds)
-    users = KafkaUserAdmin(config.kafka_client_config(), request_timeout=config.request_timeout_seconds)
-    registry = ClusterRegistry(admin, default_client_settings(config), users)
+    user_admin = KafkaUserAdmin(config.kafka_client_config(), request_timeout=config.request_timeout_seconds)
+    registry = ClusterRegistry(admin, default_client_settings(config), user_admin)
     clusters = ClusterController(registry, config, lease_namespace(config.operator_namespace))
     registry.synced = clusters.rechecked  # the others wait until every KafkaCluster was probed once
     policies = AccessPolicies(config)
+    users = UserController(registry, policies, config)
     runtime = Runtime(config, clusters, policies, TopicController(registry, policies, config),
-                      ConsumerController(registry, policies, config), UserController(registry, policies, config))
+                      ConsumerController(registry, policies, users, config), users)
     memo.runtime = runtime
     runtime.start()
     topics, consumers = runtime.topics, runtime.consumers

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import kopf
@@ -57,8 +57,25 @@ def slim_user(body: Mapping[str, Any]) -> dict[str, Any]:
     return {"apiVersion": body["apiVersion"], "kind": body["kind"],
             "metadata": {k: meta.get(k) for k in ("name", "namespace", "uid", "generation", "deletionTimestamp",
                                                   "resourceVersion", "finalizers")}
-            | {"annotations": {k: v for k, v in annotations.items() if k == ROTATE_ANNOTATION}},
+            | {"annotations": {k: v for k, v in annotations.items() if k == ROTATE_ANNOTATION},
+               "app": owner_app(meta)},
             "spec": dict(body.get("spec") or {}), "status": dict(body.get("status") or {})}
+
+
+def owner_app(meta: Mapping[str, Any]) -> str | None:
+    """The ConsumerApp a KafkaUser was made for (``credentials.user: auto``), if any."""
+    for ref in meta.get("ownerReferences") or ():
+        if ref.get("kind") == "ConsumerApp" and ref.get("controller"):
+            return str(ref["name"])
+    return None
+
+
+def usable_version(body: Mapping[str, Any] | None) -> str | None:
+    """The password Secret version a Ready KafkaUser has applied (None: not usable yet)."""
+    status = (body or {}).get("status") or {}
+    ready = ready_condition(status).get("status") == "True" and not (body or {}).get("metadata", {}).get(
+        "deletionTimestamp")
+    return str(status["credentialSecretVersion"]) if ready and status.get("credentialSecretVersion") else None
 
 
 class UserFailure(Exception):
@@ -73,9 +90,16 @@ class UserController(Controller):
         self.clusters, self.policies, self.settings = clusters, policies, settings
         clusters.listeners.append(self.requeue_cluster)
         policies.listeners.append(self.requeue_namespace)
+        # Told (namespace, app) when a ConsumerApp's own KafkaUser became usable, changed password or went.
+        self.app_listeners: list[Callable[[str, str], None]] = []
 
     def on_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
-        self.observe(event_type, slim_user(body))
+        slim = slim_user(body)
+        old = self.observe(event_type, slim)
+        app = slim["metadata"]["app"]
+        if app is not None and (event_type == "DELETED" or usable_version(old) != usable_version(slim)):
+            for listener in self.app_listeners:
+                listener(slim["metadata"]["namespace"], app)
 
     def requeue_cluster(self, cluster: str) -> None:
         for key, body in list(self.bodies.items()):

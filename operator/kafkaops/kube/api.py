@@ -163,6 +163,14 @@ async def apply_configmap(manifest: dict[str, Any], field_manager: str) -> None:
                         _preload_content=False))
 
 
+async def apply_custom_object(plural: str, manifest: dict[str, Any], field_manager: str) -> None:
+    """Server-side apply of one of our namespaced objects (a ConsumerApp's own KafkaUser)."""
+    meta = manifest["metadata"]
+    drained(await write(custom_objects().patch_namespaced_custom_object, GROUP, VERSION, meta["namespace"], plural,
+                        meta["name"], manifest, field_manager=field_manager, force=True,
+                        _content_type="application/apply-patch+yaml", _preload_content=False))
+
+
 async def patch_metadata(plural: str, namespace: str, name: str, metadata: dict[str, Any]) -> None:
     """A merge patch of metadata (finalizers). Include ``resourceVersion`` to make it conditional:
     a stale one is refused with 409 instead of overwriting someone else's change."""
