@@ -53,6 +53,16 @@ def commit_offsets(config: dict[str, str], group: str, offsets: list[TopicPartit
         consumer.close()
 
 
+def deployment_or_none(apps: client.AppsV1Api, namespace: str, name: str) -> Any:
+    """The Deployment, or None while it does not exist (for ``eventually``)."""
+    try:
+        return apps.read_namespaced_deployment(name, namespace)
+    except client.ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+
+
 class Topics:
     """KafkaTopics in one namespace, and what the broker says about their topics."""
 

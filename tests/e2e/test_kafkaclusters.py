@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
 
 import pytest
 from clusters import GROUP, VERSION, cluster_ready, kafka_cluster, object_reason, secret
 from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from kubernetes import client
-from support import commit_offsets, kubectl
+from support import commit_offsets, deployment_or_none, kubectl
 
 from chart_render import RELEASE_NAMESPACE
 from helpers import eventually, ready_condition
@@ -60,7 +59,7 @@ def test_topics_and_a_lag_scaled_app_on_two_clusters_and_a_wrong_password_breaks
                  "groupId": group, "topics": [name], "template": TEMPLATE,
                  "scaling": {"minReplicas": 1, "maxReplicas": 10, "lagThreshold": 100, "pollIntervalSeconds": 1}}})
     apps = client.AppsV1Api()
-    deployment = eventually(lambda: _deployment(apps, namespace, "payments"), what="Deployment applied")
+    deployment = eventually(lambda: deployment_or_none(apps, namespace, "payments"), what="Deployment applied")
     env = {e["name"]: e for e in deployment.to_dict()["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["KAFKA_BOOTSTRAP_SERVERS"]["value"] == secured_kafka.bootstrap_servers
     assert env["KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
@@ -137,13 +136,5 @@ def test_a_missing_secret_and_a_deleted_cluster_touch_nothing_on_the_broker(
     finally:
         api.delete_cluster_custom_object(GROUP, VERSION, "kafkaclusters", missing)
 
-
-def _deployment(apps: client.AppsV1Api, namespace: str, name: str) -> Any:
-    try:
-        return apps.read_namespaced_deployment(name, namespace)
-    except client.ApiException as error:
-        if error.status == 404:
-            return None
-        raise
 
 

@@ -27,7 +27,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 from kubernetes import client
-from support import kubectl
+from support import deployment_or_none, kubectl
 
 from helpers import eventually
 from kafkaops.harness.kafka import KafkaCluster
@@ -168,7 +168,8 @@ def test_a_consumer_app_gets_its_own_user_with_exactly_its_rights(api, operator,
                  "topics": [mine], "autoOffsetReset": "earliest", "template": TEMPLATE,
                  "scaling": {"minReplicas": 1, "maxReplicas": 1, "pollIntervalSeconds": 1}}})
     apps = client.AppsV1Api()
-    deployment = eventually(lambda: _deployment(apps, namespace, "payments"), timeout=60, what="Deployment applied")
+    deployment = eventually(lambda: deployment_or_none(apps, namespace, "payments"), timeout=60,
+                            what="Deployment applied")
     user = object_reason(api, namespace, "kafkausers", "payments-consumer", "Applied")
     assert user["metadata"]["ownerReferences"][0]["kind"] == "ConsumerApp" and user["status"]["acls"] == 3
     pod = deployment.to_dict()["spec"]["template"]
@@ -205,12 +206,3 @@ def test_a_consumer_app_gets_its_own_user_with_exactly_its_rights(api, operator,
     api.delete_namespaced_custom_object(GROUP, VERSION, namespace, "consumerapps", "payments")
     _, rotated, _ = credentials(namespace, "payments-consumer")
     eventually(lambda: not authenticates(secured_kafka, username, rotated), timeout=60, what="the app's user removed")
-
-
-def _deployment(apps: client.AppsV1Api, namespace: str, name: str) -> Any:
-    try:
-        return apps.read_namespaced_deployment(name, namespace)
-    except client.ApiException as error:
-        if error.status == 404:
-            return None
-        raise

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clusters import object_reason
 from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 from installed import service_account_kubeconfig
 from kubernetes import client, config
@@ -160,16 +161,6 @@ def wait_ready(api: client.CustomObjectsApi, namespace: str, plural: str, name: 
                         or {}).get("status") == "True", timeout=60, what=f"{plural} {namespace}/{name} Ready")
 
 
-def wait_reason(api: client.CustomObjectsApi, namespace: str, plural: str, name: str, reason: str,
-                timeout: float = 60) -> dict[str, Any]:
-    def probe() -> dict[str, Any] | None:
-        obj = api.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
-        condition = ready_condition(obj)
-        return obj if condition and condition["reason"] == reason else None
-
-    return eventually(probe, timeout=timeout, what=f"{plural} {namespace}/{name} {reason}")
-
-
 def test_the_operator_holds_what_a_changed_policy_no_longer_allows(tenancy, api, operator, namespace, topics, kafka):
     """Objects stored before their policy changed: nothing on the broker is touched (no drift
     correction, no deletion), the consumer is not scaled, and all recovers when the policy allows again."""
@@ -183,13 +174,13 @@ def test_the_operator_holds_what_a_changed_policy_no_longer_allows(tenancy, api,
     api.create_namespaced_custom_object(GROUP, VERSION, namespace, "consumerapps", body("ConsumerApp", "app", {
         "topics": [topic], "groupId": group,
         "scaling": {"minReplicas": 1, "maxReplicas": 2, "pollIntervalSeconds": 1}}))
-    wait_reason(api, namespace, "consumerapps", "app", "LagCollected")
+    object_reason(api, namespace, "consumerapps", "app", "LagCollected")
 
     write_policy(namespace, {"topicPrefixes": ["billing."], "groupPrefixes": ["billing-"]})
-    held = ready_condition(wait_reason(api, namespace, "kafkatopics", "held", "PolicyViolation"))
+    held = ready_condition(object_reason(api, namespace, "kafkatopics", "held", "PolicyViolation"))
     assert held["status"] == "False" and f'topic "{topic}" is outside this namespace\'s prefixes [billing.]' in \
         held["message"]
-    app = ready_condition(wait_reason(api, namespace, "consumerapps", "app", "PolicyViolation"))
+    app = ready_condition(object_reason(api, namespace, "consumerapps", "app", "PolicyViolation"))
     assert f'group "{group}" is outside' in app["message"]
     assert ("Warning", "PolicyViolation") in {(t, r) for t, r, _ in topics.events("held")}
     # A change on the broker behind the operator's back is not corrected while held (drift checks run every 2 s).
@@ -210,7 +201,7 @@ def test_the_operator_holds_what_a_changed_policy_no_longer_allows(tenancy, api,
     write_policy(namespace, allowing)
     topics.wait("held", check=lambda obj: ready_condition(obj)["status"] == "True")
     eventually(lambda: topics.broker(topic)[2]["retention.ms"] == "86400000", timeout=30, what="drift corrected")
-    wait_reason(api, namespace, "consumerapps", "app", "LagCollected")
+    object_reason(api, namespace, "consumerapps", "app", "LagCollected")
 
     # Deletion that the policy no longer allows keeps the topic.
     write_policy(namespace, {"topicPrefixes": ["payments."], "allowDeletion": False})
@@ -233,7 +224,7 @@ def test_a_claim_the_policy_refuses_does_not_hold_the_topic(tenancy, api, operat
         topics.create("second", {"topicName": topic, "partitions": 1})
         topics.wait("second", "Conflict")
         write_policy(other, {"topicPrefixes": ["billing."]})
-        wait_reason(api, other, "kafkatopics", "first", "PolicyViolation")
+        object_reason(api, other, "kafkatopics", "first", "PolicyViolation")
         topics.wait("second", check=lambda obj: ready_condition(obj)["status"] == "True")
     finally:
         kubectl("delete", "namespace", other, "--wait=false")

@@ -79,6 +79,36 @@ class Controller:
             return True
         return error.status == 404
 
+    async def act(self, key: Key, body: dict[str, Any]) -> None:
+        """Finalize an object being deleted, else reconcile it. A stale cached copy (409 on a conditional
+        write) is tried again with backoff; a gone object or a terminating namespace is no error."""
+        try:
+            if body["metadata"].get("deletionTimestamp"):
+                await self.finalize(key, body)
+            else:
+                await self.reconcile(key, body)
+        except api.ApiException as error:
+            if self.expected_refusal(key, error):
+                return
+            if error.status == 409:
+                self.queue.add_rate_limited(key)
+                return
+            raise
+
+    async def reconcile(self, key: Key, body: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    async def finalize(self, key: Key, body: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    async def set_finalizers(self, key: Key, body: dict[str, Any], finalizers: list[str]) -> None:
+        """Conditional on the cached resourceVersion: a stale cache gets 409 (and a retry), never
+        overwrites someone else's finalizer."""
+        meta = body["metadata"]
+        await api.patch_metadata(self.plural, *key, {"finalizers": finalizers,
+                                                     "resourceVersion": meta.get("resourceVersion")})
+        meta["finalizers"] = finalizers
+
     def merge_status(self, key: Key, changes: dict[str, Any]) -> None:
         """What we just wrote, into the cache at once: the next reconcile must not act on the
         status from before its own write because the watch event has not arrived yet."""

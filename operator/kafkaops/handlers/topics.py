@@ -255,18 +255,7 @@ class TopicController(Controller):
         body = self.bodies.get(key)
         if body is None or not leadership.is_leading():
             return  # deleted meanwhile, or a frozen leader resuming: no Kafka change either
-        try:
-            if body["metadata"].get("deletionTimestamp"):
-                await self.finalize(key, body)
-            else:
-                await self.reconcile(key, body)
-        except api.ApiException as error:
-            if self.expected_refusal(key, error):
-                return
-            if error.status == 409:
-                self.queue.add_rate_limited(key)  # our cached copy was stale: again with the next event
-                return
-            raise
+        await self.act(key, body)
 
     async def reconcile(self, key: Key, body: dict[str, Any]) -> None:
         await self.keep_finalizer(key, body)
@@ -296,14 +285,6 @@ class TopicController(Controller):
         if wanted != (FINALIZER in finalizers):
             await self.set_finalizers(key, body, [*finalizers, FINALIZER] if wanted
                                       else [f for f in finalizers if f != FINALIZER])
-
-    async def set_finalizers(self, key: Key, body: dict[str, Any], finalizers: list[str]) -> None:
-        """Conditional on the cached resourceVersion: a stale cache gets 409 (and a retry), never
-        overwrites someone else's finalizer."""
-        meta = body["metadata"]
-        await api.patch_metadata(PLURAL, *key, {"finalizers": finalizers,
-                                                    "resourceVersion": meta.get("resourceVersion")})
-        meta["finalizers"] = finalizers
 
     async def finalize(self, key: Key, body: dict[str, Any]) -> None:
         """The KafkaTopic is being deleted: delete its topic if it is ours to delete, then let go."""

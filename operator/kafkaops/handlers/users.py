@@ -122,18 +122,7 @@ class UserController(Controller):
         body = self.bodies.get(key)
         if body is None or not leadership.is_leading():
             return
-        try:
-            if body["metadata"].get("deletionTimestamp"):
-                await self.finalize(key, body)
-            else:
-                await self.reconcile(key, body)
-        except api.ApiException as error:
-            if self.expected_refusal(key, error):
-                return
-            if error.status == 409:
-                self.queue.add_rate_limited(key)
-                return
-            raise
+        await self.act(key, body)
 
     async def reconcile(self, key: Key, body: dict[str, Any]) -> None:
         meta, status = body["metadata"], body.get("status") or {}
@@ -240,12 +229,6 @@ class UserController(Controller):
         finalizers = list(body["metadata"].get("finalizers") or [])
         if FINALIZER not in finalizers:
             await self.set_finalizers(key, body, [*finalizers, FINALIZER])
-
-    async def set_finalizers(self, key: Key, body: dict[str, Any], finalizers: list[str]) -> None:
-        meta = body["metadata"]
-        await api.patch_metadata(PLURAL, *key, {"finalizers": finalizers,
-                                                "resourceVersion": meta.get("resourceVersion")})
-        meta["finalizers"] = finalizers
 
     async def finalize(self, key: Key, body: dict[str, Any]) -> None:
         """Remove the user's credential and every ACL of its principal, then let the KafkaUser go. A
