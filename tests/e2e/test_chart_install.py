@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from support import KUBECTL
 
 from chart_render import CHART, RELEASE, RELEASE_NAMESPACE, run_helm
@@ -25,8 +26,8 @@ pytestmark = pytest.mark.e2e
 # Written by the control plane itself all the time, whoever is installed.
 CHURN = {"events", "events.events.k8s.io", "leases.coordination.k8s.io", "componentstatuses"}
 # The CRDs, and the APIService the API server registers for their group by itself.
-CRDS = {("CustomResourceDefinition", "", f"{plural}.kafkaops.io")
-        for plural in ("kafkatopics", "consumerapps", "kafkaclusters")} | {("APIService", "", "v1alpha1.kafkaops.io")}
+CRDS = {("CustomResourceDefinition", "", yaml.safe_load(path.read_text())["metadata"]["name"])
+        for path in (CHART / "crds").glob("*.yaml")} | {("APIService", "", "v1alpha1.kafkaops.io")}
 Kubectl = Callable[..., str]
 
 
