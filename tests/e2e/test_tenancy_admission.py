@@ -214,7 +214,8 @@ def test_the_operator_holds_what_a_changed_policy_no_longer_allows(tenancy, api,
 def test_a_claim_the_policy_refuses_does_not_hold_the_topic(tenancy, api, operator, kafka, topics):
     """A KafkaTopic stored before its namespace had a policy owns a topic; once the policy excludes
     it, the other namespace's KafkaTopic for that topic takes over (oldest claim within the prefixes)."""
-    other = f"t-other-{uuid.uuid4().hex[:6]}"
+    # Claims made in the same second are ordered by namespace: this one's sorts first, so it owns the topic.
+    other = f"a-other-{uuid.uuid4().hex[:6]}"
     kubectl("create", "namespace", other)
     try:
         topic = f"payments.shared-{uuid.uuid4().hex[:6]}"

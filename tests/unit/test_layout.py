@@ -73,3 +73,17 @@ def test_settings_from_environment():
     assert settings.drift_interval_seconds == 7.0
     with pytest.raises(ValueError):
         Settings.from_env({"KAFKAOPS_DRIFT_INTERVAL_SECONDS": "0"})
+
+
+def test_every_kopf_event_handler_runs_on_the_event_loop():
+    """kopf runs plain functions in a thread pool; our handlers touch caches, work queues and asyncio
+    events that belong to the loop, so each must be a coroutine function."""
+    import inspect
+
+    from kafkaops import handlers
+
+    found = {f"{module.__name__}.{name}": function for module in (getattr(handlers, m) for m in handlers.__all__)
+             for name, function in vars(module).items() if name.endswith("_event") and callable(function)
+             and getattr(function, "__module__", "") == module.__name__}
+    assert len(found) >= 6, found
+    assert [name for name, function in found.items() if not inspect.iscoroutinefunction(function)] == []

@@ -258,5 +258,5 @@ def probe_time_due(last: str | None) -> bool:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-def kafkacluster_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+async def kafkacluster_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     memo.runtime.clusters.on_event(event.get("type"), event["object"])

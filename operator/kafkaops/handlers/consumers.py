@@ -282,10 +282,10 @@ async def apply_deployment(manifest: Mapping[str, Any]) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-def consumerapp_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+async def consumerapp_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     memo.runtime.consumers.on_app_event(event.get("type"), event["object"])
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={APP_LABEL: kopf.PRESENT})
-def deployment_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+async def deployment_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     memo.runtime.consumers.on_deployment_event(event.get("type"), event["object"])

@@ -125,5 +125,5 @@ class AccessPolicies:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-def kafkaaccesspolicy_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+async def kafkaaccesspolicy_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     memo.runtime.policies.on_event(event.get("type"), event["object"])

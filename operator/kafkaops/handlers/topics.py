@@ -350,6 +350,9 @@ async def drift_loop(controller: TopicController, interval: float) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-def kafkatopic_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-    """Cheap on purpose: copy into the cache, enqueue; the work happens in the queue's workers."""
+async def kafkatopic_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    """Cheap on purpose: copy into the cache, enqueue; the work happens in the queue's workers. Every
+    event handler is ``async``: kopf runs plain functions in a thread pool, and the caches, queues and
+    asyncio events they touch belong to the event loop (a thread racing it once let a restarted operator
+    reconcile a ConsumerApp before its Deployment was cached)."""
     memo.runtime.topics.on_event(event.get("type"), event["object"])

@@ -96,10 +96,14 @@ class UserController(Controller):
     def on_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         slim = slim_user(body)
         old = self.observe(event_type, slim)
-        app = slim["metadata"]["app"]
-        if app is not None and (event_type == "DELETED" or usable_version(old) != usable_version(slim)):
+        self.tell_app(old, None if event_type == "DELETED" else slim)
+
+    def tell_app(self, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> None:
+        """A ConsumerApp's own KafkaUser became usable, got a new password or went: the app decides again."""
+        meta = (after or before or {}).get("metadata") or {}
+        if meta.get("app") is not None and (after is None or usable_version(before) != usable_version(after)):
             for listener in self.app_listeners:
-                listener(slim["metadata"]["namespace"], app)
+                listener(str(meta["namespace"]), str(meta["app"]))
 
     def requeue_cluster(self, cluster: str) -> None:
         for key, body in list(self.bodies.items()):
@@ -217,8 +221,11 @@ class UserController(Controller):
                                            message=message, generation=generation)}
         changes = changed_fields(status, new)
         if changes:
+            before = {**body, "status": dict(status)}
             await api.patch_status(PLURAL, *key, changes)
             self.merge_status(key, changes)
+            # Our own write reaches the cache before its watch event does: tell the owning app here.
+            self.tell_app(before, self.bodies.get(key))
         if not ready:
             RECONCILIATIONS.labels("KafkaUser", "error").inc()
             log.info("KafkaUser %s/%s: %s: %s", *key, reason, message)
@@ -263,6 +270,6 @@ async def user_check_loop(controller: UserController, interval: float) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-def kafkauser_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+async def kafkauser_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     memo.runtime.users.on_event(event.get("type"), event["object"])
 
