@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from clusters import object_reason
-from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 from installed import service_account_kubeconfig
 from kubernetes import client, config
 from support import GROUP, REPO, VERSION, kubectl
@@ -251,3 +251,52 @@ def test_the_tenancy_example_two_teams_on_one_cluster(tenancy, api, operator, ka
         assert {line for line in promised for message in messages if line in message} == promised, messages
     finally:
         kubectl("delete", "namespace", "payments", "shipping", "--wait=false", "--ignore-not-found")
+
+
+def test_without_admission_the_operator_enforces_and_audits_namespaces_without_a_policy(isolated, kafka):
+    """A control plane without the chart's admission policies (tenancy.admission: false): the operator's
+    backstop alone. enforce: a namespace without a policy gets PolicyViolation and nothing on the broker, a
+    trusted one is served; audit: served, with a NoAccessPolicy Warning Event."""
+    strict, trusted = f"s-{uuid.uuid4().hex[:6]}", f"tr-{uuid.uuid4().hex[:6]}"
+    for name in (strict, trusted):
+        isolated.core.create_namespace({"metadata": {"name": name}})
+    topic = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "KafkaTopic", "metadata": {"name": "t"}}
+    names = {ns: f"backstop_{uuid.uuid4().hex[:6]}" for ns in (strict, trusted)}
+    for ns, kafka_name in names.items():
+        isolated.api.create_namespaced_custom_object(GROUP, VERSION, ns, "kafkatopics",
+                                                     {**topic, "spec": {"topicName": kafka_name, "partitions": 1}})
+    admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
+
+    def on_broker(name: str) -> bool:
+        return name in admin.list_topics(timeout=10).topics
+
+    enforce = {"KAFKAOPS_TENANCY_MODE": "enforce", "KAFKAOPS_TRUSTED_NAMESPACES": trusted}
+    operator = isolated.start_operator("tenancy-enforce", enforce)
+    try:
+        held = object_reason_on(isolated, strict, "PolicyViolation")
+        assert f'namespace "{strict}" has no KafkaAccessPolicy' in ready_condition(held)["message"]
+        object_reason_on(isolated, trusted, "Created")
+        assert not on_broker(names[strict]) and on_broker(names[trusted])
+    finally:
+        assert operator.stop() == 0
+    operator = isolated.start_operator("tenancy-audit", {"KAFKAOPS_TENANCY_MODE": "audit"})
+    try:
+        object_reason_on(isolated, strict, "Created")  # held before, served now
+        assert on_broker(names[strict])
+        isolated.api.create_namespaced_custom_object(GROUP, VERSION, strict, "kafkatopics", {
+            **topic, "metadata": {"name": "audited"}, "spec": {"topicName": f"{names[strict]}-2", "partitions": 1}})
+        object_reason_on(isolated, strict, "Created", "audited")
+        eventually(lambda: [e.message for e in isolated.core.list_namespaced_event(
+            strict, field_selector="involvedObject.name=audited").items if e.reason == "NoAccessPolicy"],
+            timeout=30, what="a NoAccessPolicy Warning Event on the new KafkaTopic")
+    finally:
+        assert operator.stop() == 0
+
+
+def object_reason_on(isolated: Any, namespace: str, reason: str, name: str = "t") -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        obj = isolated.api.get_namespaced_custom_object(GROUP, VERSION, namespace, "kafkatopics", name)
+        condition = ready_condition(obj)
+        return obj if condition and condition["reason"] == reason else None
+
+    return eventually(probe, timeout=60, what=f"KafkaTopic {namespace}/{name} {reason}")
