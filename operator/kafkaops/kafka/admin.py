@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,11 +33,35 @@ from kafkaops.kafka.batching import Batcher
 from kafkaops.kafka.errors import translate
 from kafkaops.kafka.fallback_admin import FallbackAdmin
 from kafkaops.metrics import admin_request
-from kafkaops.types.errors import KafkaRejected, TopicMissing
+from kafkaops.types.errors import KafkaRejected, KafkaUnavailable, TopicMissing
 from kafkaops.types.topics import ConfigChange, ObservedTopic, TopicCreation
 
 # A KRaft controller accepts at most this many metadata records in one request.
 MAX_METADATA_RECORDS = 10_000
+log = logging.getLogger(__name__)
+
+
+class Renewal:
+    """When to replace a librdkafka admin handle that keeps failing. After a broker restart one was seen
+    still answering "Failed while waiting for controller" minutes after the broker served again, while
+    a new handle worked at once; one that has failed every request for ``after`` seconds is replaced
+    (while the cluster really is down that costs a new handle per window, nothing more)."""
+
+    def __init__(self, after: float) -> None:
+        self.after = after
+        self.failing_since: float | None = None
+
+    def failed(self, now: float) -> bool:
+        """A request failed for want of Kafka; True when the handle should be replaced now."""
+        if self.failing_since is None:
+            self.failing_since = now
+        if now - self.failing_since < self.after:
+            return False
+        self.failing_since = None
+        return True
+
+    def succeeded(self) -> None:
+        self.failing_since = None
 
 
 def _all_done(futures: Sequence[concurrent.futures.Future[Any]]) -> concurrent.futures.Future[None]:
@@ -87,7 +112,9 @@ class KafkaAdmin:
         builds both from a KafkaCluster); by default they are translated from ``client_config``."""
         config = dict(client_config)
         config.setdefault("logger", logging.getLogger("kafkaops.kafka.librdkafka"))
+        self._config = config
         self._client = AdminClient(config)
+        self._renewal = Renewal(max(30.0, 3 * request_timeout))
         self._fallback = FallbackAdmin(client_config, request_timeout, config=python_config)
         self._timeout = request_timeout
         self._describe_topics = Batcher("describe_topics", self._send_describe_topics, linger=linger)
@@ -224,7 +251,15 @@ class KafkaAdmin:
 
     async def _request(self, method: Any, argument: Any, keys: Sequence[Any], **options: Any) -> list[Any]:
         """One admin request; per key of its futures, the result or the translated error."""
-        return await _settle(self._call(method, argument, request_timeout=self._timeout, **options), keys)
+        answers = await _settle(self._call(method, argument, request_timeout=self._timeout, **options), keys)
+        if answers and all(isinstance(answer, KafkaUnavailable) for answer in answers):
+            if self._renewal.failed(time.monotonic()):
+                log.warning("the Kafka admin client has failed every request for %.0fs (%s); replacing it",
+                            self._renewal.after, answers[0])
+                self._client = AdminClient(self._config)
+        else:
+            self._renewal.succeeded()
+        return answers
 
     async def _send_describe_topics(self, names: Sequence[str]) -> list[Any]:
         unique = _dedupe(names)
