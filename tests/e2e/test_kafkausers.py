@@ -206,3 +206,42 @@ def test_a_consumer_app_gets_its_own_user_with_exactly_its_rights(api, operator,
     api.delete_namespaced_custom_object(GROUP, VERSION, namespace, "consumerapps", "payments")
     _, rotated, _ = credentials(namespace, "payments-consumer")
     eventually(lambda: not authenticates(secured_kafka, username, rotated), timeout=60, what="the app's user removed")
+
+
+def test_kafka_users_present_at_a_restart_cost_no_write(isolated, secured_kafka):
+    """Twenty KafkaUsers exist when the operator starts again: every one is checked, none has its
+    credential rewritten (each write would salt anew) or its status touched."""
+    security = secured_kafka.security
+    env = {"KAFKAOPS_BOOTSTRAP_SERVERS": secured_kafka.bootstrap_servers,  # the secured broker as the default
+           "KAFKAOPS_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKAOPS_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+           "KAFKAOPS_KAFKA_SASL_USERNAME": security.admin_user, "KAFKAOPS_KAFKA_SASL_PASSWORD": security.admin_password,
+           "KAFKAOPS_KAFKA_SSL_CA_LOCATION": str(security.ca_pem_path)}
+    namespace = f"u-{uuid.uuid4().hex[:6]}"
+    isolated.core.create_namespace({"metadata": {"name": namespace}})
+    names = [f"user-{i}" for i in range(20)]
+
+    def all_applied() -> list[dict[str, Any]] | None:
+        users = isolated.api.list_namespaced_custom_object(GROUP, VERSION, namespace, "kafkausers")["items"]
+        reasons = [((u.get("status") or {}).get("conditions") or [{}])[0].get("reason") for u in users]
+        return users if len(users) == len(names) and set(reasons) == {"Applied"} else None
+
+    first = isolated.start_operator("users-first", env)
+    try:
+        for name in names:
+            isolated.api.create_namespaced_custom_object(GROUP, VERSION, namespace, "kafkausers", {
+                "apiVersion": f"{GROUP}/{VERSION}", "kind": "KafkaUser", "metadata": {"name": name},
+                "spec": {"authorization": {"acls": [{"resource": {"type": "topic", "name": f"{namespace}.{name}"},
+                                                      "operations": ["Read"]}]}}})
+        before = {u["metadata"]["name"]: u["metadata"]["resourceVersion"]
+                  for u in eventually(all_applied, timeout=120, what="20 KafkaUsers Applied")}
+    finally:
+        assert first.stop() == 0
+    second = isolated.start_operator("users-second", env)
+    try:
+        eventually(lambda: "start-up re-check done: 20 KafkaUser(s)" in second.text(), timeout=120,
+                   what="the KafkaUsers re-checked")
+        after = {u["metadata"]["name"]: u["metadata"]["resourceVersion"] for u in all_applied() or []}
+        assert after == before
+        assert "credential of" not in second.text() and "password generated" not in second.text()
+    finally:
+        assert second.stop() == 0
