@@ -6,9 +6,9 @@ import base64
 
 import pytest
 
+from kafkaops.types.users import SecretView
 from kafkaops.users.credentials import (
     SecretProblem,
-    SecretView,
     credential_due,
     named_password,
     own_password,

@@ -36,7 +36,6 @@ from kafkaops.users.credentials import (
     ROTATE_ANNOTATION,
     PasswordPlan,
     SecretProblem,
-    SecretView,
     credential_due,
     named_password,
     own_password,
@@ -193,11 +192,9 @@ class UserController(Controller):
         ref = spec.authentication.password_secret_ref
         try:
             if ref is not None:
-                read = await api.read_secret(namespace, ref.name)
-                view = SecretView(read.data, read.version, read.owners) if read else None
+                view = await api.read_secret(namespace, ref.name)
                 return named_password(ref.name, ref.key, view), ref.name, view.version if view else ""
-            read = await api.read_secret(namespace, name)
-            view = SecretView(read.data, read.version, read.owners) if read else None
+            view = await api.read_secret(namespace, name)
             rotation = (body["metadata"].get("annotations") or {}).get(ROTATE_ANNOTATION)
             plan: PasswordPlan = own_password(
                 name=name, namespace=namespace, uid=body["metadata"]["uid"], username=username, secret=view,

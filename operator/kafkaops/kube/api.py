@@ -16,13 +16,13 @@ import concurrent.futures
 import functools
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from kubernetes import client
 
 from kafkaops import GROUP, VERSION, leadership
 from kafkaops.kube.client import new_api_client
+from kafkaops.types.users import SecretView
 
 # Writes at 10,000 objects are bound by round trips, not CPU: as many threads (and pooled
 # connections) as a GitOps client would use. asyncio's default executor has only cores + 4.
@@ -114,16 +114,7 @@ async def read_secrets(namespace: str, names: Iterable[str]) -> dict[str, dict[s
     return found
 
 
-@dataclass(frozen=True)
-class SecretData:
-    """A Secret's decoded data and its resourceVersion (which changes whenever the data may have)."""
-
-    data: dict[str, str]
-    version: str
-    owners: tuple[str, ...]  # uids of its ownerReferences
-
-
-async def read_secret(namespace: str, name: str) -> SecretData | None:
+async def read_secret(namespace: str, name: str) -> SecretView | None:
     """One Secret, or None if it does not exist. Values are never logged."""
     try:
         secret = await call(core().read_namespaced_secret, name, namespace)
@@ -131,7 +122,7 @@ async def read_secret(namespace: str, name: str) -> SecretData | None:
         if error.status == 404:
             return None
         raise
-    return SecretData({key: _decoded(value) for key, value in (secret.data or {}).items()},
+    return SecretView({key: _decoded(value) for key, value in (secret.data or {}).items()},
                       str(secret.metadata.resource_version),
                       tuple(ref.uid for ref in secret.metadata.owner_references or ()))
 

@@ -8,7 +8,7 @@ and the logs show reads the same as what a Kafka administrator sees.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -118,3 +118,12 @@ class UserAdmin(Protocol):
     async def create_acls(self, acls: Collection[Acl]) -> None: ...
     async def delete_acls(self, acls: Collection[Acl]) -> None: ...
     async def delete_all_acls(self, principal: str) -> int: ...
+
+
+@dataclass(frozen=True)
+class SecretView:
+    """What the operator read of a Secret: decoded data (never logged), resourceVersion, owner uids."""
+
+    data: Mapping[str, str]
+    version: str
+    owners: tuple[str, ...]

@@ -13,23 +13,14 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from kafkaops import GROUP
+from kafkaops.types.users import SecretView
 
 ROTATE_ANNOTATION = f"{GROUP}/rotate-password"
 PASSWORD_BYTES = 24  # 32 URL-safe characters
-
-
-@dataclass(frozen=True)
-class SecretView:
-    """What the operator read of a Secret (never logged)."""
-
-    data: Mapping[str, str]
-    version: str
-    owners: tuple[str, ...]
 
 
 @dataclass(frozen=True)
