@@ -49,6 +49,7 @@ def flags_to_env(args: argparse.Namespace, env: MutableMapping[str, str]) -> Non
                             ("KAFKAOPS_NAMESPACES", ",".join(args.namespace) if args.namespace else None),
                             ("KAFKAOPS_DRIFT_INTERVAL_SECONDS", args.drift_interval),
                             ("KAFKAOPS_METRICS_PORT", args.metrics_port),
+                            ("KAFKAOPS_LAG_GRANULARITY", args.lag_granularity),
                             ("KAFKAOPS_LIVENESS_ENDPOINT", args.liveness),
                             ("KAFKAOPS_LOG_FORMAT", args.log_format),
                             ("KAFKAOPS_MAX_CONCURRENT_RECONCILES", args.max_concurrent_reconciles),
@@ -239,6 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seconds between drift checks (env KAFKAOPS_DRIFT_INTERVAL_SECONDS; default 300)")
     run.add_argument("--metrics-port", type=int, metavar="PORT",
                      help="Prometheus metrics port, 0 disables (env KAFKAOPS_METRICS_PORT; default 9090)")
+    run.add_argument("--lag-granularity", choices=("partition", "topic"),
+                     help="consumer-group lag series: partition (kafka_consumergroup_lag per partition and its "
+                          "_sum per topic, kafka_exporter's) or topic (the _sum only: one series per group and "
+                          "topic) (env KAFKAOPS_LAG_GRANULARITY; default partition)")
     run.add_argument("--liveness", metavar="URL",
                      help="serve /healthz and /readyz at this URL's host:port, e.g. http://0.0.0.0:8080/healthz "
                           "(env KAFKAOPS_LIVENESS_ENDPOINT; default off)")

@@ -76,3 +76,14 @@ def test_a_source_changing_while_read_is_read_again():
 
     assert scrape(StateCollector(topics=racing))["kafkaops_topic_partitions"]
     assert len(calls) == 2
+
+
+def test_topic_granularity_exports_one_lag_series_per_group_and_topic():
+    lag = {("orders", 0): 5, ("orders", 1): 7, ("refunds", 0): 1}
+    samples = [GroupSample("a", "processor", "orders-group", 3, 4, lag, lag_seconds=12.5, members=3)]
+    series = scrape(StateCollector(groups=lambda: samples, granularity="topic"))
+    assert "kafka_consumergroup_lag" not in series
+    assert series["kafka_consumergroup_lag_sum"] == {
+        (("cluster", "default"), ("consumergroup", "orders-group"), ("topic", "orders")): 12,
+        (("cluster", "default"), ("consumergroup", "orders-group"), ("topic", "refunds")): 1}
+    assert series["kafkaops_consumergroup_lag_seconds"] and series["kafkaops_consumerapp_replicas"]
