@@ -41,6 +41,9 @@ DRIFT_CORRECTIONS = Counter(
 LAG_COLLECTION_SECONDS = Histogram(
     "kafkaops_lag_collection_duration_seconds", "One operator-wide lag collection for every due ConsumerApp.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+LAG_COLLECTION_DELAY = Gauge(
+    "kafkaops_lag_collection_delay_seconds", "How late the last lag collection began: seconds past the time "
+    "its most overdue ConsumerApp was due (0 on time; grows when collections outlast the poll interval).")
 LEADER = Gauge(
     "kafkaops_leader", "1 while this process leads (holds the leader lease; always 1 without leader election).")
 
