@@ -104,7 +104,9 @@ class StateCollector(Collector):
         yield from group_families(_snapshot(self.groups), self.granularity)
 
     def describe(self) -> list[GaugeMetricFamily]:
-        return []  # the families depend on live state; an empty description keeps registration cheap
+        """Every family this collector may yield, empty: a scrape that asks for other metrics only
+        (``/metrics?name[]=...``) then skips building tens of thousands of per-object series."""
+        return [*topic_families([]), *group_families([], "partition")]
 
 
 def _snapshot(source: Callable[[], Iterable[T]]) -> list[T]:
