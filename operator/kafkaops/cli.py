@@ -110,8 +110,6 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()  # fails fast on a bad value, before kopf starts
     configure_logging(settings.log_format, args.verbose, settings.secret_values())
-    from prometheus_client import start_http_server
-
     from kafkaops import health, leadership, metrics
 
     health.HEALTH.stall_seconds = settings.stall_seconds
@@ -121,7 +119,7 @@ def _run(args: argparse.Namespace) -> int:
         logger.info("health on %s:%d (/healthz, /readyz)", host, port)
     metrics.LEADER.set_function(leadership.is_leading)
     if settings.metrics_port:  # before the election: a standby is scraped too
-        start_http_server(settings.metrics_port)
+        metrics.serve(settings.metrics_port)
         logger.info("metrics on :%d/metrics", settings.metrics_port)
     # Imported before the election, so that a standby that takes over does not wait for the imports.
     import kopf
