@@ -307,7 +307,8 @@ def wait_for_all_apps(url: str, apps: int, timeout: float) -> float:
     kopf hands thousands of apps over, and the worker creates their Deployments, over minutes."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
-        seen = sum(1 for name, _ in scrape(url) if name == "kafkaops_consumerapp_desired_replicas")
+        seen = sum(1 for name, _ in scrape(url + "?name[]=kafkaops_consumerapp_desired_replicas")
+                   if name == "kafkaops_consumerapp_desired_replicas")
         if seen >= apps:
             return time.monotonic() - started
         time.sleep(5)
