@@ -302,11 +302,14 @@ def plot_scaling(bootstrap: str, namespace: str, metrics_url: str, path: Path) -
     print(f"plot: {path} ({len(samples)} samples; peak desired replicas {peak}, final {samples[-1][2]})", flush=True)
 
 
-def wait_for_all_apps(url: str, apps: int, timeout: float) -> float:
+def wait_for_all_apps(url: str, apps: int, operator: Service, timeout: float) -> float:
     """Until every app has been through a scaling decision (its desired-replicas series exists):
     kopf hands thousands of apps over, and the worker creates their Deployments, over minutes."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
+        if not operator.alive():
+            raise SystemExit(f"the operator exited ({operator.proc.returncode}); its log ends:\n"
+                             f"{operator.log.read_text()[-2000:]}")
         seen = sum(1 for name, _ in scrape(url + "?name[]=kafkaops_consumerapp_desired_replicas")
                    if name == "kafkaops_consumerapp_desired_replicas")
         if seen >= apps:
@@ -350,6 +353,9 @@ def main() -> int:
         raw_times = [raw_cycle(admin, offsets, topics, args.partitions, groups) for _ in range(args.cycles)]
         offsets.close()
         one_by_one = [raw_cycle_one_group_per_call(admin, groups) for _ in range(3)]
+        print(f"raw admin calls per collection, median {statistics.median(raw_times):.3f}s (min {min(raw_times):.3f}, "
+              f"max {max(raw_times):.3f}); committed offsets one group per call {statistics.median(one_by_one):.3f}s",
+              flush=True)
 
         subprocess.run([kubectl_path(), "--kubeconfig", str(kube.kubeconfig), "apply", "-f", str(REPO / "crds")],
                        check=True, capture_output=True)
@@ -367,7 +373,7 @@ def main() -> int:
         try:
             wait_for_endpoint(url, operator, kube.workdir / "operator.log")
             apply_apps("bench", apps, args.poll)
-            handover = wait_for_all_apps(url, len(apps), timeout=max(300, len(apps) * 0.5))
+            handover = wait_for_all_apps(url, len(apps), operator, timeout=max(300, len(apps) * 0.5))
             print(f"all {len(apps)} ConsumerApps scaled once {handover:.0f}s after they were applied", flush=True)
             # Warm-up: the apps' polls spread out from when each was first seen.
             operator_cycles(url, 2, operator.proc.pid, timeout=300)
