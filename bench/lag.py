@@ -7,8 +7,8 @@ One harness run (one KRaft broker, one API server with kwok pods):
 1. ``--apps`` topics of ``--partitions`` partitions, a few messages in each, and one consumer
    group per topic with offsets committed part of the way (so every app has lag to compute).
 2. Raw: the admin calls one collection needs, made directly on the same broker (describe the
-   topics, list_offsets earliest and latest for every partition, describe_consumer_groups, the
-   committed offsets of every group), timed per cycle.
+   topics, list_offsets earliest and latest for every partition, the states and the committed
+   offsets of every group, the last two with kafka-python as the operator reads them), timed per cycle.
 3. Operator: ``python -m kafkaops run`` as its own process, ``--apps`` ConsumerApps applied;
    each collection cycle is read from the operator's own /metrics (the lag-collection histogram
    and the admin-request counts move once per cycle), with the operator's CPU and peak RSS.
@@ -126,8 +126,7 @@ def raw_cycle(admin: AdminClient, offsets: KafkaAdminClient, topics: list[str], 
     for spec in (OffsetSpec.earliest(), OffsetSpec.latest()):
         for future in admin.list_offsets(dict.fromkeys(keys, spec)).values():
             future.result()
-    for future in admin.describe_consumer_groups(groups).values():
-        future.result()
+    offsets.describe_groups(groups)  # as the operator does: one DescribeGroups per coordinator
     offsets.list_group_offsets(groups)
     return time.perf_counter() - started
 
