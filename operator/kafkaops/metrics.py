@@ -198,9 +198,11 @@ def exposition(names: set[str] | None = None) -> bytes:
         fixed = generate_latest(REGISTRY if names is None else REGISTRY.restricted_registry(names))
     finally:
         _QUIET.on = False
-    families = STATE.collect()
-    if names is not None:
-        families = (family for family in families if family.name in names)
+    families: Iterable[GaugeMetricFamily] = ()
+    if names is None:
+        families = STATE.collect()
+    elif not names.isdisjoint(family.name for family in STATE.describe()):  # else nothing of it is built
+        families = (family for family in STATE.collect() if family.name in names)
     return fixed + render_gauges(families).encode()
 
 
