@@ -351,10 +351,11 @@ def main() -> int:
         offsets = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=120_000)
         raw_times = [raw_cycle(admin, offsets, topics, args.partitions, groups) for _ in range(args.cycles)]
         offsets.close()
-        one_by_one = [raw_cycle_one_group_per_call(admin, groups) for _ in range(3)]
+        # librdkafka aborts the process when one of thousands of per-group requests times out
+        # (librdkafka issue 4605): it did so here at 5,000 groups.
+        one_by_one = [raw_cycle_one_group_per_call(admin, groups) for _ in range(3)] if len(groups) <= 1000 else []
         print(f"raw admin calls per collection, median {statistics.median(raw_times):.3f}s (min {min(raw_times):.3f}, "
-              f"max {max(raw_times):.3f}); committed offsets one group per call {statistics.median(one_by_one):.3f}s",
-              flush=True)
+              f"max {max(raw_times):.3f})", flush=True)
 
         subprocess.run([kubectl_path(), "--kubeconfig", str(kube.kubeconfig), "apply", "-f", str(REPO / "crds")],
                        check=True, capture_output=True)
@@ -402,7 +403,8 @@ def main() -> int:
     print(f"preparation (batches of {PREPARE_BATCH_PARTITIONS} partitions)   {preparation:7.1f}s")
     print(f"raw admin calls per collection, median        {statistics.median(raw_times):7.3f}s  "
           f"(min {min(raw_times):.3f}, max {max(raw_times):.3f})")
-    print(f"  committed offsets one group per call (librdkafka), median {statistics.median(one_by_one):7.3f}s")
+    if one_by_one:
+        print(f"  committed offsets one group per call (librdkafka), median {statistics.median(one_by_one):7.3f}s")
     print(f"operator collection cycle, median             {statistics.median(times):7.3f}s  "
           f"(min {min(times):.3f}, max {max(times):.3f})")
     ratio = statistics.median(times) / statistics.median(raw_times)
