@@ -7,8 +7,8 @@ One harness run (one KRaft broker, one API server with kwok pods):
 1. ``--apps`` topics of ``--partitions`` partitions, a few messages in each, and one consumer
    group per topic with offsets committed part of the way (so every app has lag to compute).
 2. Raw: the admin calls one collection needs, made directly on the same broker (describe the
-   topics, list_offsets earliest and latest for every partition, describe_consumer_groups, the
-   committed offsets of every group), timed per cycle.
+   topics, list_offsets earliest and latest for every partition, the states and the committed
+   offsets of every group, the last two with kafka-python as the operator reads them), timed per cycle.
 3. Operator: ``python -m kafkaops run`` as its own process, ``--apps`` ConsumerApps applied;
    each collection cycle is read from the operator's own /metrics (the lag-collection histogram
    and the admin-request counts move once per cycle), with the operator's CPU and peak RSS.
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -38,34 +39,65 @@ from kafka.structs import TopicPartition as PyTopicPartition
 from kubernetes import client, config
 from prometheus_client.parser import text_string_to_metric_families
 
+from apicounts import writes
 from kafkaops.harness.demo import kubectl_path
 from kafkaops.harness.kafka import start_kafka
 from kafkaops.harness.kube import start_kube
 from kafkaops.harness.procs import Service, free_port
 from procstats import cpu_seconds, peak_rss_mb
+from pyspy import Profiler, report
 
 REPO = Path(__file__).resolve().parents[1]
 GROUP, VERSION, PLURAL = "kafkaops.io", "v1alpha1", "consumerapps"
 TEMPLATE = {"spec": {"containers": [{"name": "consumer", "image": "example.com/consumer:1"}]}}
 MESSAGES_PER_PARTITION = 20
 COMMITTED_PER_PARTITION = 5
+PREPARE_BATCH_PARTITIONS = 6_000  # partitions created (and filled, and committed) per preparation batch
+MAX_MAP_COUNT = 1_048_576
+DEFAULT_POLL_SECONDS = 15  # pollIntervalSeconds when a ConsumerApp does not say
+App = tuple[str, str, str]  # (ConsumerApp name, topic, group)
 
 
-def prepare(bootstrap: str, topics: list[str], partitions: int) -> None:
-    """Topics with messages, and each topic's group committed part of the way."""
+def raise_limits() -> list[str]:
+    """What a broker with tens of thousands of partitions needs of this machine (as root): every
+    partition's log is an open file and its two indexes are mmapped. The broker inherits our limits."""
+    changes = []
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        changes.append(f"nofile soft {soft} -> {hard} (the hard limit)")
+    maps = Path("/proc/sys/vm/max_map_count")
+    if int(maps.read_text()) < MAX_MAP_COUNT and os.geteuid() == 0:
+        before = maps.read_text().strip()
+        subprocess.run(["sysctl", "-q", "-w", f"vm.max_map_count={MAX_MAP_COUNT}"], check=True)
+        changes.append(f"vm.max_map_count {before} -> {MAX_MAP_COUNT}")
+    return changes
+
+
+def prepare(bootstrap: str, topics: list[str], partitions: int, groups: dict[str, list[str]]) -> None:
+    """Topics with messages, and each group committed part of the way on its topic, in batches
+    (one create_topics of 60,000 partitions would outlast any request timeout)."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    for future in admin.create_topics([NewTopic(t, partitions, 1) for t in topics], operation_timeout=120).values():
-        future.result()
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "queue.buffering.max.messages": 1_000_000})
-    for topic in topics:
-        for partition in range(partitions):
-            for i in range(MESSAGES_PER_PARTITION):
-                producer.produce(topic, value=b"%d" % i, partition=partition)
-        producer.poll(0)
-    assert producer.flush(120) == 0
-    offsets = KafkaAdminClient(bootstrap_servers=bootstrap)
-    for topic in topics:
-        commit(offsets, f"{topic}-group", {(topic, p): COMMITTED_PER_PARTITION for p in range(partitions)})
+    offsets = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=120_000)
+    step = max(1, PREPARE_BATCH_PARTITIONS // partitions)
+    for first in range(0, len(topics), step):
+        started = time.perf_counter()
+        batch = topics[first:first + step]
+        for future in admin.create_topics([NewTopic(t, partitions, 1) for t in batch],
+                                          operation_timeout=300).values():
+            future.result()
+        for topic in batch:
+            for partition in range(partitions):
+                for i in range(MESSAGES_PER_PARTITION):
+                    producer.produce(topic, value=b"%d" % i, partition=partition)
+            producer.poll(0)
+        assert producer.flush(300) == 0
+        for topic in batch:
+            for group in groups[topic]:
+                commit(offsets, group, {(topic, p): COMMITTED_PER_PARTITION for p in range(partitions)})
+        print(f"  prepared topics {first}..{first + len(batch) - 1} in {time.perf_counter() - started:.1f}s",
+              flush=True)
     offsets.close()
 
 
@@ -84,7 +116,8 @@ def commit(offsets: KafkaAdminClient, group: str, positions: dict[tuple[str, int
             time.sleep(0.2)
 
 
-def raw_cycle(admin: AdminClient, offsets: KafkaAdminClient, topics: list[str], partitions: int) -> float:
+def raw_cycle(admin: AdminClient, offsets: KafkaAdminClient, topics: list[str], partitions: int,
+              groups: list[str]) -> float:
     """The admin calls one collection needs, made directly: the floor the operator is held to."""
     started = time.perf_counter()
     for future in admin.describe_topics(TopicCollection(topics)).values():
@@ -93,9 +126,7 @@ def raw_cycle(admin: AdminClient, offsets: KafkaAdminClient, topics: list[str], 
     for spec in (OffsetSpec.earliest(), OffsetSpec.latest()):
         for future in admin.list_offsets(dict.fromkeys(keys, spec)).values():
             future.result()
-    groups = [f"{t}-group" for t in topics]
-    for future in admin.describe_consumer_groups(groups).values():
-        future.result()
+    offsets.describe_groups(groups)  # as the operator does: one DescribeGroups per coordinator
     offsets.list_group_offsets(groups)
     return time.perf_counter() - started
 
@@ -153,6 +184,10 @@ def operator_cycles(url: str, cycles: int, pid: int, timeout: float) -> list[tup
     collections, each read as the step of the lag-collection histogram's count."""
     key_count = ("kafkaops_lag_collection_duration_seconds_count", ())
     key_sum = ("kafkaops_lag_collection_duration_seconds_sum", ())
+    # Only the families read here: a whole scrape every 0.5 s (60,000 lag series at 5,000 apps) would
+    # be most of the CPU measured.
+    url += "?" + "&".join(f"name[]={name}" for name in (key_count[0], key_sum[0],
+                                                        "kafkaops_admin_request_duration_seconds_count"))
     before = scrape(url)
     cpu = cpu_seconds(pid)
     results = []
@@ -171,13 +206,21 @@ def operator_cycles(url: str, cycles: int, pid: int, timeout: float) -> list[tup
     return results
 
 
-def apply_apps(namespace: str, topics: list[str], poll_seconds: int) -> None:
+def bench_apps(apps: int, groups_per_topic: int) -> list[App]:
+    """``apps`` ConsumerApps, each its own group; ``groups_per_topic`` of them read one topic (so
+    60,000 group-partitions fit a broker that cannot hold 60,000 partitions)."""
+    if groups_per_topic == 1:
+        return [(f"bench-{i:04d}", f"bench_{i:04d}", f"bench_{i:04d}-group") for i in range(apps)]
+    return [(f"bench-{i:04d}", f"bench_{i // groups_per_topic:04d}", f"bench_{i:04d}-group") for i in range(apps)]
+
+
+def apply_apps(namespace: str, apps: list[App], poll_seconds: int) -> None:
     api = client.CustomObjectsApi()
     client.CoreV1Api().create_namespace({"metadata": {"name": namespace}})
-    bodies = [{"apiVersion": f"{GROUP}/{VERSION}", "kind": "ConsumerApp", "metadata": {"name": t.replace("_", "-")},
-               "spec": {"groupId": f"{t}-group", "topics": [t], "template": TEMPLATE, "autoOffsetReset": "earliest",
+    bodies = [{"apiVersion": f"{GROUP}/{VERSION}", "kind": "ConsumerApp", "metadata": {"name": name},
+               "spec": {"groupId": group, "topics": [topic], "template": TEMPLATE, "autoOffsetReset": "earliest",
                         "scaling": {"minReplicas": 1, "maxReplicas": 12, "lagThreshold": 1_000_000,
-                                    "pollIntervalSeconds": poll_seconds}}} for t in topics]
+                                    "pollIntervalSeconds": poll_seconds}}} for name, topic, group in apps]
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda b: api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, b), bodies))
 
@@ -258,28 +301,61 @@ def plot_scaling(bootstrap: str, namespace: str, metrics_url: str, path: Path) -
     print(f"plot: {path} ({len(samples)} samples; peak desired replicas {peak}, final {samples[-1][2]})", flush=True)
 
 
+def wait_for_all_apps(url: str, apps: int, operator: Service, timeout: float) -> float:
+    """Until every app has been through a scaling decision (its desired-replicas series exists):
+    kopf hands thousands of apps over, and the worker creates their Deployments, over minutes."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if not operator.alive():
+            raise SystemExit(f"the operator exited ({operator.proc.returncode}); its log ends:\n"
+                             f"{operator.log.read_text()[-2000:]}")
+        seen = sum(1 for name, _ in scrape(url + "?name[]=kafkaops_consumerapp_desired_replicas")
+                   if name == "kafkaops_consumerapp_desired_replicas")
+        if seen >= apps:
+            return time.monotonic() - started
+        time.sleep(5)
+    raise SystemExit(f"only {seen} of {apps} ConsumerApps were scaled within {timeout:.0f}s")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--apps", type=int, default=500)
     parser.add_argument("--partitions", type=int, default=12)
+    parser.add_argument("--groups-per-topic", type=int, default=1,
+                        help="apps (groups) sharing one topic: --apps 5000 --groups-per-topic 4 is 5,000 groups "
+                             "of 12 partitions each on 1,250 topics")
     parser.add_argument("--cycles", type=int, default=10, help="collection cycles measured on each side")
     parser.add_argument("--poll", type=int, default=5, help="the apps' pollIntervalSeconds")
+    parser.add_argument("--lag-granularity", choices=["partition", "topic"], default="partition")
+    parser.add_argument("--profile", type=Path, help="py-spy the operator over the measured cycles (raw stacks here)")
     parser.add_argument("--plot", type=Path, help="also draw one app's scale-up and scale-down to this PNG")
     args = parser.parse_args()
-    topics = [f"bench_{i:04d}" for i in range(args.apps)]
+    apps = bench_apps(args.apps, args.groups_per_topic)
+    topics = sorted({topic for _, topic, _ in apps})
+    groups = [group for _, _, group in apps]
+    groups_of: dict[str, list[str]] = {}
+    for _, topic, group in apps:
+        groups_of.setdefault(topic, []).append(group)
+    for change in raise_limits():
+        print(f"raised for the broker: {change}", flush=True)
 
     with start_kafka(1) as kafka, start_kube() as kube:
         bootstrap = kafka.bootstrap_servers
         started = time.perf_counter()
-        prepare(bootstrap, topics, args.partitions)
-        print(f"prepared {args.apps} topics x {args.partitions} partitions, {args.apps} groups "
-              f"in {time.perf_counter() - started:.1f}s", flush=True)
+        prepare(bootstrap, topics, args.partitions, groups_of)
+        preparation = time.perf_counter() - started
+        print(f"prepared {len(topics)} topics x {args.partitions} partitions, {len(groups)} groups "
+              f"in {preparation:.1f}s", flush=True)
 
         admin = AdminClient({"bootstrap.servers": bootstrap})
-        offsets = KafkaAdminClient(bootstrap_servers=bootstrap)
-        raw_times = [raw_cycle(admin, offsets, topics, args.partitions) for _ in range(args.cycles)]
+        offsets = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=120_000)
+        raw_times = [raw_cycle(admin, offsets, topics, args.partitions, groups) for _ in range(args.cycles)]
         offsets.close()
-        one_by_one = [raw_cycle_one_group_per_call(admin, [f"{t}-group" for t in topics]) for _ in range(3)]
+        # librdkafka aborts the process when one of thousands of per-group requests times out
+        # (librdkafka issue 4605): it did so here at 5,000 groups.
+        one_by_one = [raw_cycle_one_group_per_call(admin, groups) for _ in range(3)] if len(groups) <= 1000 else []
+        print(f"raw admin calls per collection, median {statistics.median(raw_times):.3f}s (min {min(raw_times):.3f}, "
+              f"max {max(raw_times):.3f})", flush=True)
 
         subprocess.run([kubectl_path(), "--kubeconfig", str(kube.kubeconfig), "apply", "-f", str(REPO / "crds")],
                        check=True, capture_output=True)
@@ -290,16 +366,26 @@ def main() -> int:
         config.load_kube_config(config_file=str(kube.kubeconfig))
         port = free_port()
         env = dict(os.environ, KUBECONFIG=str(kube.kubeconfig), KAFKAOPS_BOOTSTRAP_SERVERS=bootstrap,
-                   KAFKAOPS_METRICS_PORT=str(port))
+                   KAFKAOPS_METRICS_PORT=str(port), KAFKAOPS_LAG_GRANULARITY=args.lag_granularity)
         operator = Service("operator", [sys.executable, "-m", "kafkaops", "run"], kube.workdir / "operator.log",
                            env=env)
         url = f"http://127.0.0.1:{port}/metrics"
         try:
             wait_for_endpoint(url, operator, kube.workdir / "operator.log")
-            apply_apps("bench", topics, args.poll)
-            # Warm-up: the first cycles meet apps as kopf hands them over; measure once all are in.
+            apply_apps("bench", apps, args.poll)
+            handover = wait_for_all_apps(url, len(apps), operator, timeout=max(300, len(apps) * 0.5))
+            print(f"all {len(apps)} ConsumerApps scaled once {handover:.0f}s after they were applied", flush=True)
+            # Warm-up: the apps' polls spread out from when each was first seen.
             operator_cycles(url, 2, operator.proc.pid, timeout=300)
+            profiler = Profiler(operator.proc.pid, args.profile) if args.profile else None
+            requests_before, window_cpu, window_started = kube.request_counts(), cpu_seconds(operator.proc.pid), \
+                time.monotonic()
             cycles = operator_cycles(url, args.cycles, operator.proc.pid, timeout=60 + args.cycles * args.poll * 3)
+            window = time.monotonic() - window_started
+            window_cpu = cpu_seconds(operator.proc.pid) - window_cpu
+            status_writes = writes(kube.request_counts() - requests_before, ["consumerapps/status"])
+            if profiler:
+                profiler.stop()
             scrape_times, series = scrape_cost(url)
             rss = peak_rss_mb(operator.proc.pid)
             if args.plot:
@@ -309,22 +395,33 @@ def main() -> int:
 
     times = [c[0] for c in cycles]
     operations = sorted({op for c in cycles for op in c[1]})
-    print(f"\n{args.apps} ConsumerApps x {args.partitions} partitions ({args.apps * args.partitions} partitions, "
-          f"{args.apps} groups), one KRaft broker, {len(cycles)} operator cycles, {len(raw_times)} raw")
+    cpu = statistics.median(c[2] for c in cycles)
+    print(f"\n{len(apps)} ConsumerApps x {args.partitions} partitions ({len(apps) * args.partitions} group-partitions "
+          f"on {len(topics)} topics, {len(topics) * args.partitions} partitions), one KRaft broker, "
+          f"poll {args.poll}s, lag granularity {args.lag_granularity}, {len(cycles)} operator cycles, "
+          f"{len(raw_times)} raw")
+    print(f"preparation (batches of {PREPARE_BATCH_PARTITIONS} partitions)   {preparation:7.1f}s")
     print(f"raw admin calls per collection, median        {statistics.median(raw_times):7.3f}s  "
           f"(min {min(raw_times):.3f}, max {max(raw_times):.3f})")
-    print(f"  committed offsets one group per call (librdkafka), median {statistics.median(one_by_one):7.3f}s")
+    if one_by_one:
+        print(f"  committed offsets one group per call (librdkafka), median {statistics.median(one_by_one):7.3f}s")
     print(f"operator collection cycle, median             {statistics.median(times):7.3f}s  "
           f"(min {min(times):.3f}, max {max(times):.3f})")
     ratio = statistics.median(times) / statistics.median(raw_times)
     print(f"ratio operator/raw                            {ratio:7.2f}")
     print("admin requests per operator cycle (median):   " + ", ".join(
         f"{op} {statistics.median(c[1].get(op, 0) for c in cycles):g}" for op in operations))
-    print(f"operator CPU per cycle, median                {statistics.median(c[2] for c in cycles):7.3f}s "
+    print(f"status writes per cycle                       {status_writes / max(1, len(cycles)):7.1f}  "
+          f"({status_writes} in {len(cycles)} cycles)")
+    print(f"operator CPU per cycle, median                {cpu:7.3f}s "
           f"(everything the process did meanwhile: scaling, status, watch events)")
+    print(f"operator CPU averaged over the cycles         {window_cpu / window:7.3f} cores at poll {args.poll}s; "
+          f"{cpu / DEFAULT_POLL_SECONDS:.3f} cores at the default {DEFAULT_POLL_SECONDS}s")
     print(f"operator peak RSS                             {rss:7.1f} MB")
     print(f"/metrics scrape, median                       {statistics.median(scrape_times):7.3f}s  "
           f"({series} series, {len(scrape_times)} scrapes)")
+    if args.profile:
+        print(report(args.profile))
     return 0
 
 

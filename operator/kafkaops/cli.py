@@ -49,6 +49,7 @@ def flags_to_env(args: argparse.Namespace, env: MutableMapping[str, str]) -> Non
                             ("KAFKAOPS_NAMESPACES", ",".join(args.namespace) if args.namespace else None),
                             ("KAFKAOPS_DRIFT_INTERVAL_SECONDS", args.drift_interval),
                             ("KAFKAOPS_METRICS_PORT", args.metrics_port),
+                            ("KAFKAOPS_LAG_GRANULARITY", args.lag_granularity),
                             ("KAFKAOPS_LIVENESS_ENDPOINT", args.liveness),
                             ("KAFKAOPS_LOG_FORMAT", args.log_format),
                             ("KAFKAOPS_MAX_CONCURRENT_RECONCILES", args.max_concurrent_reconciles),
@@ -109,8 +110,6 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()  # fails fast on a bad value, before kopf starts
     configure_logging(settings.log_format, args.verbose, settings.secret_values())
-    from prometheus_client import start_http_server
-
     from kafkaops import health, leadership, metrics
 
     health.HEALTH.stall_seconds = settings.stall_seconds
@@ -120,7 +119,7 @@ def _run(args: argparse.Namespace) -> int:
         logger.info("health on %s:%d (/healthz, /readyz)", host, port)
     metrics.LEADER.set_function(leadership.is_leading)
     if settings.metrics_port:  # before the election: a standby is scraped too
-        start_http_server(settings.metrics_port)
+        metrics.serve(settings.metrics_port)
         logger.info("metrics on :%d/metrics", settings.metrics_port)
     # Imported before the election, so that a standby that takes over does not wait for the imports.
     import kopf
@@ -239,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seconds between drift checks (env KAFKAOPS_DRIFT_INTERVAL_SECONDS; default 300)")
     run.add_argument("--metrics-port", type=int, metavar="PORT",
                      help="Prometheus metrics port, 0 disables (env KAFKAOPS_METRICS_PORT; default 9090)")
+    run.add_argument("--lag-granularity", choices=("partition", "topic"),
+                     help="consumer-group lag series: partition (kafka_consumergroup_lag per partition and its "
+                          "_sum per topic, kafka_exporter's) or topic (the _sum only: one series per group and "
+                          "topic) (env KAFKAOPS_LAG_GRANULARITY; default partition)")
     run.add_argument("--liveness", metavar="URL",
                      help="serve /healthz and /readyz at this URL's host:port, e.g. http://0.0.0.0:8080/healthz "
                           "(env KAFKAOPS_LIVENESS_ENDPOINT; default off)")

@@ -18,6 +18,7 @@
 | ``KAFKAOPS_DELETION_TIMEOUT_SECONDS`` | ``300`` | how long deletion waits for an unreachable Kafka |
 | ``KAFKAOPS_MAX_CONCURRENT_RECONCILES`` | ``200`` | work-queue workers per kind (objects reconciled at once) |
 | ``KAFKAOPS_METRICS_PORT`` | ``9090`` | Prometheus metrics port; ``0`` disables the endpoint |
+| ``KAFKAOPS_LAG_GRANULARITY`` | ``partition`` | lag series per ``partition`` (kafka_exporter's) or per ``topic`` |
 | ``KAFKAOPS_LIVENESS_ENDPOINT`` | off | ``/healthz`` and ``/readyz`` on this URL's host:port |
 | ``KAFKAOPS_STALL_SECONDS`` | ``30`` | ``/healthz`` fails when the leading operator's event loop is silent this long |
 | ``KAFKAOPS_LOG_FORMAT`` | ``text`` | ``text`` or ``json`` (one JSON object per line) |
@@ -40,6 +41,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from kafkaops import health, leadership
 from kafkaops.logs import REDACTED
+from kafkaops.metrics import LagGranularity
 from kafkaops.tenancy.rules import TenancyMode
 
 _KAFKA_PREFIX = "KAFKAOPS_KAFKA_"
@@ -71,6 +73,7 @@ class Settings(BaseModel):
     deletion_timeout_seconds: float = Field(300.0, ge=0)
     max_concurrent_reconciles: int = Field(200, ge=1)
     metrics_port: int = Field(9090, ge=0, le=65535)  # 0: no metrics endpoint
+    lag_granularity: LagGranularity = "partition"
     liveness_endpoint: str | None = None
     log_format: Literal["text", "json"] = "text"
     peering: bool = False
@@ -115,6 +118,7 @@ class Settings(BaseModel):
                                 ("deletion_timeout_seconds", "KAFKAOPS_DELETION_TIMEOUT_SECONDS"),
                                 ("max_concurrent_reconciles", "KAFKAOPS_MAX_CONCURRENT_RECONCILES"),
                                 ("metrics_port", "KAFKAOPS_METRICS_PORT"),
+                                ("lag_granularity", "KAFKAOPS_LAG_GRANULARITY"),
                                 ("liveness_endpoint", "KAFKAOPS_LIVENESS_ENDPOINT"),
                                 ("log_format", "KAFKAOPS_LOG_FORMAT"),
                                 ("peering", "KAFKAOPS_PEERING"),

@@ -68,8 +68,15 @@ def test_scale_down_goes_to_the_largest_recent_recommendation():
     ({"totalLag": 0}, {"totalLag": 3}, 100.0, 101.0, True),  # lag appears: at once
     ({"totalLag": 5}, {"desiredReplicas": 2, "totalLag": 9}, 100.0, 101.0, True),  # a decision: at once
     ({"totalLag": 5}, {"lagSeconds": 40.0}, 100.0, 101.0, False),
+    # A figure that barely moved waits for its share (a tenth of totalLag, half of lagSeconds, which
+    # a standing backlog grows with the clock) or ten minutes.
+    ({"totalLag": 5, "lagSeconds": 300.0}, {"lagSeconds": 400.0}, 100.0, 200.0, False),
+    ({"totalLag": 5, "lagSeconds": 300.0}, {"lagSeconds": 450.0}, 100.0, 250.0, True),
+    ({"totalLag": 1000, "lagSeconds": 300.0}, {"totalLag": 1050}, 100.0, 699.0, False),
+    ({"totalLag": 1000, "lagSeconds": 300.0}, {"totalLag": 1100}, 100.0, 120.0, True),
+    ({"totalLag": 1000, "lagSeconds": 300.0}, {"totalLag": 1050}, 100.0, 700.0, True),
 ])
-def test_lag_only_status_changes_are_written_at_most_every_interval(status, changes, last, now, due):
+def test_lag_only_status_changes_wait_for_the_interval_and_a_real_move(status, changes, last, now, due):
     from kafkaops.consumers.status import status_write_due
 
     assert status_write_due(status, changes, last, now) is due

@@ -249,6 +249,13 @@ def test_monitoring_objects_only_when_enabled(helm):
     assert json.loads(dashboard["data"]["kafkaops.json"]) == shipped
 
 
+def test_lag_granularity_reaches_the_operator(helm):
+    default = env_of(deployment_of(manifests(render(helm, values=values("default")))))
+    assert default["KAFKAOPS_LAG_GRANULARITY"]["value"] == "partition"
+    docs = manifests(render(helm, "--set", "metrics.lagGranularity=topic", values=values("default")))
+    assert env_of(deployment_of(docs))["KAFKAOPS_LAG_GRANULARITY"]["value"] == "topic"
+
+
 @pytest.mark.parametrize(("args", "message"), [
     ((), "bootstrapServers"),
     (("--set", "kafka.bootstrapServers=k:9092", "--set", "replicas=2"), "additional properties 'replicas'"),
@@ -257,6 +264,7 @@ def test_monitoring_objects_only_when_enabled(helm):
     (("--set", "kafka.bootstrapServers=k:9092", "--set", "rbac.clusterWide=false"), "watchNamespaces"),
     (("--set", "kafka.bootstrapServers=k:9092", "--set", "logFormat=xml"), "logFormat"),
     (("--set", "kafka.bootstrapServers=k:9092", "--set", "kafka.securityProtocol=TLS"), "securityProtocol"),
+    (("--set", "kafka.bootstrapServers=k:9092", "--set", "metrics.lagGranularity=group"), "lagGranularity"),
 ])
 def test_the_schema_refuses_bad_values(helm, args, message):
     result = run_helm(helm, "template", "x", str(CHART), *args, check=False)

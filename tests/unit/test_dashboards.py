@@ -234,6 +234,21 @@ def test_dashboard_and_rules_query_only_exported_metrics():
     assert all(names for where, names in queries), [where for where, names in queries if not names]
 
 
+def test_dashboard_and_rules_need_no_per_partition_series():
+    """At ``KAFKAOPS_LAG_GRANULARITY=topic`` the operator drops the per-partition lag series; the
+    dashboard and the alerts must work from what is left."""
+    from kafkaops.metrics import GroupSample, group_families
+
+    sample = [GroupSample("ns", "app", "group", 1, 1, {("orders", 0): 3, ("orders", 1): 4}, lag_seconds=1.0,
+                          members=1)]
+    at_partition = {family.name for family in group_families(sample, "partition")}
+    at_topic = {family.name for family in group_families(sample, "topic")}
+    assert at_partition - at_topic == {"kafka_consumergroup_lag"}
+    known = queryable_series(exported_metric_names()) - (at_partition - at_topic)
+    queries = [*dashboard_queries(load_dashboard()), *rule_queries(load_rule_groups())]
+    assert not {where: sorted(names - known) for where, names in queries if names - known}
+
+
 def test_dashboard_is_a_grafana_dashboard_with_unique_panel_ids():
     dashboard = load_dashboard()
     assert dashboard["schemaVersion"] >= 36

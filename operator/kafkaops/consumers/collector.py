@@ -15,13 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kafkaops.consumers.autoscale import GroupSnapshot
-from kafkaops.consumers.lag import (
-    OffsetHistory,
-    OffsetReset,
-    PartitionOffsets,
-    partition_lag,
-    partition_lag_seconds,
-)
+from kafkaops.consumers.lag import OffsetHistory, OffsetReset, lag_of, seconds_behind
 from kafkaops.types.groups import GroupReader
 
 # A partition whose lag stays at most this, with nothing produced or consumed for the stale
@@ -88,26 +82,40 @@ class LagCollector:
             self.counts = {t: self.counts[t] for t in topics if t in self.counts}
             self.starts = {key: self.starts[key] for key in partitions if key in self.starts}
             self.histories = {key: self.histories[key] for key in partitions if key in self.histories}
-        logs = {key: (self.starts.get(key, 0), end) for key, end in ends.items()}
         groups = sorted({app.group for app in apps})
         states = await reader.describe_groups(groups)
         committed = await reader.committed_offsets(groups)
+        histories = self.histories
         for key, end in ends.items():
-            self.histories.setdefault(key, OffsetHistory()).record(end, now)
-        return {app.key: self._report(app, counts, logs, states, committed.get(app.group, {}), now) for app in apps}
+            history = histories.get(key)
+            if history is None:
+                history = histories[key] = OffsetHistory()
+            history.record(end, now)
+        return {app.key: self._report(app, counts, ends, states, committed.get(app.group, {}), now) for app in apps}
 
-    def _report(self, app: AppQuery, counts: Mapping[str, int], logs: Mapping[tuple[str, int], tuple[int, int]],
+    def _report(self, app: AppQuery, counts: Mapping[str, int], ends: Mapping[tuple[str, int], int],
                 states: Mapping[str, tuple[str, int]], committed: Mapping[tuple[str, int], int],
                 now: float) -> GroupReport:
-        offsets = [PartitionOffsets(t, p, *logs[(t, p)], committed.get((t, p)))
-                   for t in app.topics for p in range(counts.get(t, 0)) if (t, p) in logs]
-        lags = {(o.topic, o.partition): partition_lag(o, app.reset) for o in offsets}
-        seconds = max((partition_lag_seconds(o, self.histories[(o.topic, o.partition)], now, app.reset)
-                       for o in offsets), default=0.0)
-        fingerprint = tuple(v for o in offsets for v in (o.log_end, o.committed if o.committed is not None else -1))
-        progress = self.progress.setdefault(app.key, _Progress(fingerprint, now))
-        if progress.fingerprint != fingerprint:
-            progress.fingerprint, progress.since = fingerprint, now
+        # Plain numbers per partition, no object each: this runs for every partition of every group.
+        lags: dict[tuple[str, int], int] = {}
+        seconds = 0.0
+        fingerprint: list[int] = []
+        starts, reset = self.starts, app.reset
+        for topic in app.topics:
+            for partition in range(counts.get(topic, 0)):
+                key = (topic, partition)
+                end = ends.get(key)
+                if end is None:
+                    continue
+                start, position = starts.get(key, 0), committed.get(key)
+                lag = lags[key] = lag_of(start, end, position, reset)
+                if lag:
+                    seconds = max(seconds, seconds_behind(self.histories[key], start, position, now))
+                fingerprint += (end, -1 if position is None else position)
+        moved = tuple(fingerprint)
+        progress = self.progress.setdefault(app.key, _Progress(moved, now))
+        if progress.fingerprint != moved:
+            progress.fingerprint, progress.since = moved, now
         stale = (bool(lags) and max(lags.values()) <= STALE_LAG_PER_PARTITION
                  and now - progress.since >= app.stale_after_seconds)
         state, members = states.get(app.group, ("Unknown", 0))

@@ -1,7 +1,7 @@
-"""The operator-wide scaler loop: once a tick, collect the lag of every ConsumerApp whose poll is
-due in one batched collection, then for each app take its lock, gather the inputs, let
-``consumers.scaling.decide_scaling`` decide, and carry out what it decided (replicas through the
-scale subresource, Events, one status patch)."""
+"""The operator-wide scaler loop: collect the lag of every ConsumerApp whose poll is due (aligned
+to its interval, ``consumers.schedule``) in one batched collection per cluster, then for each app
+take its lock, gather the inputs, let ``consumers.scaling.decide_scaling`` decide, and carry out
+what it decided (replicas through the scale subresource, Events, one status patch)."""
 
 from __future__ import annotations
 
@@ -17,17 +17,19 @@ from kafkaops.conditions import ready_condition, utc_now
 from kafkaops.consumers.autoscale import Stabilizer
 from kafkaops.consumers.collector import GroupReport, LagCollector
 from kafkaops.consumers.scaling import ScalingInputs, ScalingOutcome, decide_scaling, lag_query
+from kafkaops.consumers.schedule import schedule
 from kafkaops.consumers.spec import ConsumerAppSpec
 from kafkaops.handlers.clusters import ClusterRegistry
 from kafkaops.handlers.consumers import SCALER_HELD, ConsumerController
 from kafkaops.handlers.controller import Key, key_of
 from kafkaops.kube import api
 from kafkaops.kube.events import post_event
-from kafkaops.metrics import LAG_COLLECTION_SECONDS, GroupSample
+from kafkaops.metrics import LAG_COLLECTION_DELAY, LAG_COLLECTION_SECONDS, GroupSample
 from kafkaops.types.errors import ClusterNotReady, KafkaRejected, KafkaUnavailable
 from kafkaops.types.groups import GroupReader
 
-TICK_SECONDS = 1.0
+TICK_SECONDS = 1.0  # the longest sleep: a new app waits at most this for its first poll
+MIN_SLEEP_SECONDS = 0.05
 log = logging.getLogger(__name__)
 App = tuple[dict[str, Any], ConsumerAppSpec]
 
@@ -43,9 +45,6 @@ class ScalerState:
     samples: dict[Key, GroupSample] = field(default_factory=dict)
     status_written: dict[Key, float] = field(default_factory=dict)
 
-    def due(self, apps: list[App], now: float) -> list[App]:
-        return [(body, spec) for body, spec in apps
-                if now - self.polled.get(key_of(body), float("-inf")) >= spec.scaling.poll_interval_seconds]
 
     def prune(self, live: set[Key]) -> None:
         for key in set(self.polled) - live:
@@ -99,15 +98,18 @@ async def collect(clusters: ClusterRegistry, cluster: str, apps: list[App], stat
 
 
 async def scale_once(clusters: ClusterRegistry, controller: ConsumerController, state: ScalerState,
-                     timeout: float = 60.0) -> None:
+                     timeout: float = 60.0) -> float | None:
     """One cycle: collect lag for the apps that are due (one collection per cluster, side by side),
-    then decide and carry out per app."""
+    then decide and carry out per app. Returns when the next app is due (None: none waiting)."""
     now = time.time()
-    apps = list(scalable(controller))
-    state.prune({key_of(b) for b, _ in apps})
-    due = state.due(apps, now)
-    if not due:
-        return
+    by_key = {key_of(body): (body, spec) for body, spec in scalable(controller)}
+    state.prune(set(by_key))
+    plan = schedule({key: spec.scaling.poll_interval_seconds for key, (_, spec) in by_key.items()}, state.polled,
+                    now)
+    if not plan.due:
+        return plan.next_at
+    LAG_COLLECTION_DELAY.set(plan.delay)
+    due = [by_key[key] for key in plan.due]
     by_cluster: dict[str, list[App]] = {}
     for body, spec in due:
         state.polled[key_of(body)] = now
@@ -120,6 +122,7 @@ async def scale_once(clusters: ClusterRegistry, controller: ConsumerController, 
     for error in (r for r in results if isinstance(r, BaseException)):
         if not api.is_namespace_terminating(error):
             log.warning("scaling one ConsumerApp failed: %s", error)
+    return plan.next_at
 
 
 async def scale_app(controller: ConsumerController, key: Key, spec: ConsumerAppSpec, collected: Collected,
@@ -167,9 +170,13 @@ async def carry_out(controller: ConsumerController, key: Key, body: dict[str, An
 
 async def scaler_loop(clusters: ClusterRegistry, controller: ConsumerController, state: ScalerState,
                       timeout: float) -> None:
+    """One cycle at a time: a slow cycle delays the next (the delay metric shows it), never overlaps it."""
+    next_at: float | None = None
     while True:
-        await asyncio.sleep(TICK_SECONDS)
+        wait = TICK_SECONDS if next_at is None else next_at - time.time()
+        await asyncio.sleep(min(TICK_SECONDS, max(MIN_SLEEP_SECONDS, wait)))
         try:
-            await scale_once(clusters, controller, state, timeout)
+            next_at = await scale_once(clusters, controller, state, timeout)
         except Exception:
+            next_at = None
             log.exception("scaler cycle failed; trying again")

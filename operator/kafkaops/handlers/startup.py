@@ -128,6 +128,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: lo
         HEALTH.add_check(f"{controller.kind} queue", lambda c=controller: c.queue.stalled(QUEUE_STALL_SECONDS))
     metrics.STATE.topics = lambda: topic_samples(list(topics.bodies.values()))
     metrics.STATE.groups = lambda: list(runtime.scaler.samples.values())
+    metrics.STATE.granularity = config.lag_granularity
     logger.info("%s", config.startup_summary())  # secrets redacted
 
 

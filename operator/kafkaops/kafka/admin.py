@@ -210,21 +210,8 @@ class KafkaAdmin:
         return result
 
     async def describe_groups(self, groups: Sequence[str]) -> dict[str, tuple[str, int]]:
-        """(state, member count) of every group, in one describe_consumer_groups request."""
-        if not groups:
-            return {}
-        with admin_request("describe_consumer_groups", len(groups)):
-            futures = self._call(self._client.describe_consumer_groups, list(groups), request_timeout=self._timeout)
-            outcomes = await _settle(futures, list(groups))
-        result = {}
-        for group, outcome in zip(groups, outcomes, strict=True):
-            if isinstance(outcome, KafkaRejected | TopicMissing):
-                result[group] = ("Dead", 0)
-            elif isinstance(outcome, BaseException):
-                raise outcome
-            else:
-                result[group] = (outcome.state.name.title().replace("_", ""), len(outcome.members))
-        return result
+        """(state, member count) of every group, one DescribeGroups per coordinator (see ``fallback_admin``)."""
+        return await self._fallback.states(groups)
 
     async def committed_offsets(self, groups: Sequence[str]) -> dict[str, dict[tuple[str, int], int]]:
         """Committed offsets of every group, batched per coordinator (see ``fallback_admin``)."""

@@ -1,5 +1,5 @@
 """What confluent-kafka cannot do (well), through kafka-python's admin client: committed offsets
-of many consumer groups, and partition reassignment (replication-factor changes).
+and states of many consumer groups, and partition reassignment (replication-factor changes).
 
 Why committed offsets are not read with confluent-kafka: librdkafka's ListConsumerGroupOffsets dereferences a NULL
 consumer-group handle when a broker answers NOT_COORDINATOR (librdkafka issue 5040, still in
@@ -8,6 +8,11 @@ fresh cluster is still loading ``__consumer_offsets``. It also takes one group p
 kafka-python fails such a request with an exception, and batches every group a coordinator
 hosts into one OffsetFetch (v8, KIP-709): a collection cycle costs one FindCoordinator and one
 OffsetFetch per coordinator instead of one request per group.
+
+Group states for the same reason: librdkafka's DescribeConsumerGroups sends a coordinator request
+per group, and when one of them times out it aborts the process (``rd_kafka_enq_once_del_source_return:
+Assertion `eonce->refcnt > 0' failed``, librdkafka issue 4605): the operator died so on its first
+collection of 5,000 groups on a busy broker. kafka-python sends one DescribeGroups per coordinator.
 """
 
 from __future__ import annotations
@@ -98,6 +103,29 @@ class FallbackAdmin:
             result[group] = answer
         return result
 
+    async def states(self, groups: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """(state, member count) of every group; a group the broker does not know is ("Dead", 0).
+        One request per coordinator; if it fails for one group, every group is asked alone."""
+        if not groups:
+            return {}
+        with admin_request("describe_consumer_groups", len(groups)):
+            try:
+                return await asyncio.to_thread(self._describe, list(groups))
+            except KafkaRejected:
+                pass
+        answers = await asyncio.gather(*(asyncio.to_thread(self._describe, [group]) for group in groups),
+                                       return_exceptions=True)
+        result: dict[str, tuple[str, int]] = {}
+        for group, answer in zip(groups, answers, strict=True):
+            if isinstance(answer, KafkaUnavailable):
+                raise answer
+            result[group] = ("Dead", 0) if isinstance(answer, BaseException) else answer[group]
+        return result
+
+    def _describe(self, groups: list[str]) -> dict[str, tuple[str, int]]:
+        answer = self._run("group states", lambda client: client.describe_groups(groups))
+        return {group: _state(answer.get(group)) for group in groups}
+
     async def _one(self, group: str) -> Offsets:
         with admin_request("list_group_offsets", 1):
             return (await asyncio.to_thread(self._fetch, [group]))[group]
@@ -156,3 +184,14 @@ class FallbackAdmin:
     def close(self) -> None:
         with self._lock:
             self._reset()
+
+
+# The names status.groupState had when states came from librdkafka's ConsumerGroupState enum.
+_STATE_NAMES = {"PreparingRebalance": "PreparingRebalancing", "CompletingRebalance": "CompletingRebalancing"}
+
+
+def _state(description: Mapping[str, Any] | None) -> tuple[str, int]:
+    if not description or description.get("error"):
+        return ("Dead", 0)
+    state = description.get("group_state") or "Unknown"
+    return (_STATE_NAMES.get(state, state), len(description.get("members") or ()))
