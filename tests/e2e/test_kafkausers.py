@@ -116,8 +116,8 @@ def test_a_kafka_user_gets_exactly_its_rights_and_keeps_them(api, operator, secu
     eventually(lambda: credentials(namespace, "reader")[1] != password, timeout=30, what="a new password")
     _, rotated, _ = credentials(namespace, "reader")
     # The rotation is recorded (a status field the CRD did not declare was pruned, and the next check rotated again).
-    assert api.get_namespaced_custom_object(GROUP, VERSION, namespace, "kafkausers", "reader")["status"][
-        "passwordRotation"] == "1"
+    eventually(lambda: api.get_namespaced_custom_object(GROUP, VERSION, namespace, "kafkausers", "reader")[
+        "status"].get("passwordRotation") == "1", timeout=30, what="the rotation recorded in the status")
     eventually(lambda: not authenticates(secured_kafka, username, password), timeout=30,
                what="the old password refused")
     assert authenticates(secured_kafka, username, rotated)
