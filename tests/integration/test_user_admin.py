@@ -65,6 +65,18 @@ def eventually(check: Callable[[], Any], what: str, timeout: float = WAIT) -> An
         time.sleep(0.2)
 
 
+async def described_once(admin: KafkaUserAdmin, principal: str, settled: Callable[[frozenset[Acl]], bool],
+                         timeout: float = WAIT) -> frozenset[Acl]:
+    """The principal's ACLs once ``settled`` holds, or as last seen after ``timeout`` seconds.
+
+    An ACL write is acknowledged before every broker's metadata image has applied it, so a describe
+    right after a write may still show the old set (CI saw a deleted ACL described once more)."""
+    deadline = time.monotonic() + timeout
+    while not settled(described := await admin.describe_acls(principal)) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    return described
+
+
 def authenticates(cluster: KafkaCluster, username: str, password: str, timeout: float = 15.0) -> bool:
     """True if a fresh client gets a metadata answer as this user; False on an authentication error."""
     errors: list[KafkaError] = []
@@ -148,7 +160,7 @@ def test_a_scram_user_gets_in_and_reads_only_what_its_acls_grant(secured_kafka: 
         await admin.upsert_scram_credential(username, password)
         credentials = await admin.describe_scram_credentials(username)
         changes = await sync_acls(admin, principal, desired)
-        return credentials, changes, await admin.describe_acls(principal)
+        return credentials, changes, await described_once(admin, principal, lambda acls: acls == desired)
 
     credentials, (created, deleted), described = asyncio.run(grant())
     assert [(c.username, c.mechanism, c.iterations) for c in credentials] == [
@@ -192,20 +204,23 @@ def test_acl_diff_converges_writes_nothing_twice_sees_drift_and_spares_other_pri
         create_tokens_acl(secured_kafka, me)  # one librdkafka cannot name: describe leaves it out
         await admin.create_acls(theirs | {stray})
         await admin.create_acls(theirs)  # again: Kafka keeps one copy, no error
+        await described_once(admin, me, lambda acls: stray in acls)
         admin.writes = 0
         seen["first"] = await sync_acls(admin, me, desired)
         seen["first_writes"] = admin.writes
-        seen["after_first"] = await admin.describe_acls(me)
+        seen["after_first"] = await described_once(admin, me, lambda acls: acls == desired)
         seen["second"] = await sync_acls(admin, me, desired)
         seen["second_writes"] = admin.writes - seen["first_writes"]
         await admin.delete_acls({removed_by_hand})  # a hand-removed ACL...
-        seen["drift"] = acl_changes(desired, await admin.describe_acls(me), principal=me)  # ...is seen missing
+        seen["drift"] = acl_changes(  # ...is seen missing
+            desired, await described_once(admin, me, lambda acls: removed_by_hand not in acls), principal=me)
         seen["repair"] = await sync_acls(admin, me, desired)
+        await described_once(admin, me, lambda acls: removed_by_hand in acls)
         await admin.delete_acls({removed_by_hand, acl(unique("never-there"), AclOperation.READ)})  # one missing
         seen["deleted"] = await admin.delete_all_acls(me)  # the KafkaUser's deletion
         seen["deleted_again"] = await admin.delete_all_acls(me)
         await admin.delete_acls(desired)  # nothing there: no error
-        seen["mine_left"] = await admin.describe_acls(me)
+        seen["mine_left"] = await described_once(admin, me, lambda acls: not acls)
         seen["theirs_left"] = await admin.describe_acls(other)
         with pytest.raises(KafkaRejected) as rejected:
             await admin.create_acls({acl("my-cluster", AclOperation.DESCRIBE, resource=ResourceType.CLUSTER)})
