@@ -130,7 +130,7 @@ def test_a_kafka_user_gets_exactly_its_rights_and_keeps_them(api, operator, secu
     # Deleting the KafkaUser removes the user and its ACLs from Kafka (the Secret goes by garbage collection).
     api.delete_namespaced_custom_object(GROUP, VERSION, namespace, "kafkausers", "reader")
     eventually(lambda: not authenticates(secured_kafka, username, rotated), timeout=30, what="the user removed")
-    assert not group_acls(admin, principal)
+    eventually(lambda: not group_acls(admin, principal), timeout=30, what="its ACLs removed")
 
 
 def test_a_missing_password_secret_and_a_foreign_secret_are_named_not_overwritten(api, operator, namespace, prod):
