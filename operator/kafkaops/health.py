@@ -16,10 +16,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from kafkaops import leadership
+from kafkaops.httpserver import Answer, serve_in_thread
 
 STALL_SECONDS = 30.0
 
@@ -99,30 +100,16 @@ def address(url: str) -> tuple[str, int]:
 def serve(host: str, port: int, health: Health = HEALTH) -> ThreadingHTTPServer:
     """Serve ``/healthz`` and ``/readyz`` from a daemon thread; returns the server (``shutdown()`` stops it)."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            path = urlsplit(self.path).path
-            if path == "/healthz":
-                ok, body = health.liveness()
-                self._answer(200 if ok else 500, body)
-            elif path == "/readyz":
-                ok, body = health.readiness()
-                self._answer(200 if ok else 503, body)
-            else:
-                self._answer(404, "not found: /healthz and /readyz are served")
+    def answer(target: str) -> Answer:
+        path = urlsplit(target).path
+        if path == "/healthz":
+            ok, body = health.liveness()
+            status = 200 if ok else 500
+        elif path == "/readyz":
+            ok, body = health.readiness()
+            status = 200 if ok else 503
+        else:
+            status, body = 404, "not found: /healthz and /readyz are served"
+        return Answer(status, "text/plain; charset=utf-8", (body + "\n").encode())
 
-        def _answer(self, status: int, body: str) -> None:
-            data = (body + "\n").encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002  (probes every few seconds)
-            logger.debug("health probe: " + format, *args)
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="health-server", daemon=True).start()
-    return server
+    return serve_in_thread(host, port, answer, name="health-server", logger=logger)

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Literal, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -22,6 +22,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, His
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
+
+from kafkaops.httpserver import Answer, serve_in_thread
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -228,20 +230,8 @@ def serve(port: int, address: str = "0.0.0.0") -> ThreadingHTTPServer:
     """Serve ``exposition()`` on every path from a daemon thread (as prometheus_client's own server
     does); returns the server."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            query = parse_qs(urlsplit(self.path).query)
-            data = exposition(set(query["name[]"]) if "name[]" in query else None)
-            self.send_response(200)
-            self.send_header("Content-Type", CONTENT_TYPE_LATEST)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def answer(target: str) -> Answer:
+        query = parse_qs(urlsplit(target).query)
+        return Answer(200, CONTENT_TYPE_LATEST, exposition(set(query["name[]"]) if "name[]" in query else None))
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002  (scraped every few seconds)
-            log.debug("metrics scrape: " + format, *args)
-
-    server = ThreadingHTTPServer((address, port), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="metrics-server", daemon=True).start()
-    return server
+    return serve_in_thread(address, port, answer, name="metrics-server", logger=log)
