@@ -211,14 +211,21 @@ def test_a_consumer_app_gets_its_own_user_with_exactly_its_rights(api, operator,
     eventually(lambda: not authenticates(secured_kafka, username, rotated), timeout=60, what="the app's user removed")
 
 
+def secured_default(secured: KafkaCluster) -> dict[str, str]:
+    """The operator's environment with the secured broker as its default cluster."""
+    security = secured.security
+    assert security is not None
+    return {"KAFKAOPS_BOOTSTRAP_SERVERS": secured.bootstrap_servers,
+            "KAFKAOPS_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKAOPS_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "KAFKAOPS_KAFKA_SASL_USERNAME": security.admin_user,
+            "KAFKAOPS_KAFKA_SASL_PASSWORD": security.admin_password,
+            "KAFKAOPS_KAFKA_SSL_CA_LOCATION": str(security.ca_pem_path)}
+
+
 def test_kafka_users_present_at_a_restart_cost_no_write(isolated, secured_kafka):
     """Twenty KafkaUsers exist when the operator starts again: every one is checked, none has its
     credential rewritten (each write would salt anew) or its status touched."""
-    security = secured_kafka.security
-    env = {"KAFKAOPS_BOOTSTRAP_SERVERS": secured_kafka.bootstrap_servers,  # the secured broker as the default
-           "KAFKAOPS_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKAOPS_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
-           "KAFKAOPS_KAFKA_SASL_USERNAME": security.admin_user, "KAFKAOPS_KAFKA_SASL_PASSWORD": security.admin_password,
-           "KAFKAOPS_KAFKA_SSL_CA_LOCATION": str(security.ca_pem_path)}
+    env = secured_default(secured_kafka)
     namespace = f"u-{uuid.uuid4().hex[:6]}"
     isolated.core.create_namespace({"metadata": {"name": namespace}})
     names = [f"user-{i}" for i in range(20)]
@@ -246,5 +253,47 @@ def test_kafka_users_present_at_a_restart_cost_no_write(isolated, secured_kafka)
         after = {u["metadata"]["name"]: u["metadata"]["resourceVersion"] for u in all_applied() or []}
         assert after == before
         assert "credential of" not in second.text() and "password generated" not in second.text()
+    finally:
+        assert second.stop() == 0
+
+
+def test_a_rotation_cut_short_by_a_crash_is_finished_by_the_next_operator(isolated, secured_kafka):
+    """A rotation writes the new password into the Secret first and then to the broker. An operator
+    killed in between leaves a Secret whose password the broker does not know; the next one sees the
+    Secret's resourceVersion differ from status.credentialSecretVersion and writes the credential."""
+    env = secured_default(secured_kafka)
+    namespace = f"u-{uuid.uuid4().hex[:6]}"
+    isolated.core.create_namespace({"metadata": {"name": namespace}})
+
+    def user_status() -> dict[str, Any]:
+        found = isolated.api.get_namespaced_custom_object(GROUP, VERSION, namespace, "kafkausers", "rotating")
+        return found.get("status") or {}
+
+    first = isolated.start_operator("rotation-first", env)
+    try:
+        isolated.api.create_namespaced_custom_object(GROUP, VERSION, namespace, "kafkausers", {
+            "apiVersion": f"{GROUP}/{VERSION}", "kind": "KafkaUser", "metadata": {"name": "rotating"},
+            "spec": {"authorization": {"acls": [{"resource": {"type": "topic", "name": f"{namespace}.t"},
+                                                  "operations": ["Read"]}]}}})
+        object_reason(isolated.api, namespace, "kafkausers", "rotating", "Applied")
+    finally:
+        first.kill()
+    secret = isolated.core.read_namespaced_secret("rotating", namespace)
+    username, password = (base64.b64decode(secret.data[k]).decode() for k in ("username", "password"))
+    # What the killed operator had written before telling the broker: the rotated password in its Secret.
+    rotated = password[::-1]
+    written = isolated.core.patch_namespaced_secret("rotating", namespace, {
+        "data": {"password": base64.b64encode(rotated.encode()).decode()}})
+    assert user_status()["credentialSecretVersion"] != written.metadata.resource_version
+    assert authenticates(secured_kafka, username, password) and not authenticates(secured_kafka, username, rotated)
+
+    second = isolated.start_operator("rotation-second", env)
+    try:
+        eventually(lambda: user_status().get("credentialSecretVersion") == written.metadata.resource_version,
+                   timeout=60, what="the Secret's version recorded as applied")
+        assert authenticates(secured_kafka, username, rotated)
+        eventually(lambda: not authenticates(secured_kafka, username, password), timeout=30,
+                   what="the old password refused")
+        assert "credential of" in second.text() and rotated not in second.text()
     finally:
         assert second.stop() == 0
