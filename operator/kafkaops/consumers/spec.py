@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kafkaops.consumers.autoscale import ScalingPolicy
+from kafkaops.types.groups import GroupType
 from kafkaops.types.specs import ClusterRef, check_topic_name, cluster_name, parse_spec
 
 
@@ -33,8 +34,8 @@ class Scaling(BaseModel):
             raise ValueError("scaling.minReplicas must not exceed scaling.maxReplicas")
         return self
 
-    def policy(self) -> ScalingPolicy:
-        return ScalingPolicy(min_replicas=self.min_replicas, max_replicas=self.max_replicas,
+    def policy(self, *, share_group: bool) -> ScalingPolicy:
+        return ScalingPolicy(share_group=share_group, min_replicas=self.min_replicas, max_replicas=self.max_replicas,
                              lag_threshold=self.lag_threshold, activation_lag_threshold=self.activation_lag_threshold,
                              max_lag_seconds=self.max_lag_seconds,
                              stabilization_window_seconds=self.scale_down.stabilization_window_seconds,
@@ -64,6 +65,7 @@ class ConsumerAppSpec(BaseModel):
     credentials_secret_ref: CredentialsSecretRef | None = Field(None, alias="credentialsSecretRef")
     credentials: AppCredentials | None = None
     group_id: str | None = Field(None, alias="groupId", min_length=1, max_length=255)
+    group_type: GroupType = Field("consumer", alias="groupType")
     topics: tuple[str, ...] = Field(min_length=1)
     auto_offset_reset: Literal["earliest", "latest"] = Field("latest", alias="autoOffsetReset")
     template: dict[str, Any]
@@ -86,6 +88,9 @@ class ConsumerAppSpec(BaseModel):
 
     def group(self, resource_name: str) -> str:
         return self.group_id or resource_name
+
+    def policy(self) -> ScalingPolicy:
+        return self.scaling.policy(share_group=self.group_type == "share")
 
     @property
     def cluster(self) -> str:

@@ -193,7 +193,7 @@ class ConsumerController(Controller):
         if verdict is not None and new_generation:
             await post_event(body, type="Warning", reason="NoAccessPolicy", message=verdict.message)
         view = self.deployments.get(key)
-        policy = spec.scaling.policy()
+        policy = spec.policy()
         # The replica count is the scaler's: carried over as it is, only kept within the spec's bounds.
         replicas = max(policy.min_replicas, min(view.replicas if view else policy.min_replicas, policy.max_replicas))
         try:
@@ -238,6 +238,7 @@ class ConsumerController(Controller):
         if new_generation or previous in APPLY_FAILURES or previous is None:
             await self.write_status(key, body, {
                 "observedGeneration": generation, "groupId": spec.group(meta["name"]),
+                "groupType": spec.group_type,
                 "conditions": set_condition(conditions, type_="Ready", status=True, reason="DeploymentApplied",
                                             message=f"Deployment {meta['name']} applied with {replicas} replicas",
                                             generation=generation)})

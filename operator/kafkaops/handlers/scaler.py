@@ -139,7 +139,7 @@ async def scale_app(controller: ConsumerController, key: Key, spec: ConsumerAppS
         last_written = state.status_written.setdefault(key, now)
         outcome = decide_scaling(ScalingInputs(
             group=group, generation=body["metadata"].get("generation"), status=body.get("status") or {},
-            deployment=deployment, policy=spec.scaling.policy(), report=report, problem=collected.problem,
+            deployment=deployment, policy=spec.policy(), report=report, problem=collected.problem,
             problem_reason=collected.reason,
             stabilizer=state.stabilizers.setdefault(key, Stabilizer.starting_at(deployment.replicas, now)),
             now=now, timestamp=utc_now(), last_status_write=last_written))
