@@ -151,9 +151,9 @@ async def _offsets(client: KafkaAdminClient, groups: Mapping[str, Mapping[str, i
 
 def describe(client: KafkaAdminClient, groups: Sequence[str]) -> dict[str, tuple[str, int]]:
     """ShareGroupDescribe of every group, one request per coordinator (blocking, on kafka-python's I/O thread)."""
-    return client._manager.run(_describe, groups)
+    return client._manager.run(_describe, client, groups)
 
 
 def offsets(client: KafkaAdminClient, groups: Mapping[str, Mapping[str, int]]) -> ShareOffsets:
     """DescribeShareGroupOffsets of every group on its topics, one request per coordinator (blocking)."""
-    return client._manager.run(_offsets, groups)
+    return client._manager.run(_offsets, client, groups)
