@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from kafkaops.consumers.collector import METADATA_REFRESH_SECONDS, AppQuery, LagCollector
+from kafkaops.types.errors import KafkaRejected
 from kafkaops.types.groups import SharePartitionOffsets
 
 pytestmark = pytest.mark.unit
@@ -20,6 +21,7 @@ class OffsetTable:
         self.end = {("orders", 0): 100, ("orders", 1): 50}
         self.committed = {"g": {("orders", 0): 40}}
         self.shared: dict[str, dict[tuple[str, int], SharePartitionOffsets]] = {}
+        self.share_refusal = ""
         self.calls: list[str] = []
 
     async def partition_counts(self, topics):
@@ -44,6 +46,8 @@ class OffsetTable:
         return {g: ("Stable", 5) if g in self.shared else ("Dead", 0) for g in groups}
 
     async def share_group_offsets(self, groups):
+        if self.share_refusal:
+            raise KafkaRejected("IncompatibleBrokerVersion", self.share_refusal)
         self.calls.append(f"share_group_offsets:{sorted((g, sorted(t.items())) for g, t in groups.items())}")
         return {g: self.shared.get(g, {}) for g in groups}
 
@@ -157,3 +161,15 @@ def test_share_group_time_lag_is_the_age_of_the_oldest_unacknowledged_record():
     report = asyncio.run(collector.collect(table, [app], now=1030.0))[app.key]
     # offset 100 was the log end at 1000: the oldest record not yet acknowledged waited 30 s
     assert report.snapshot.total_lag == 60 and report.snapshot.lag_seconds == 30.0
+
+
+def test_a_failed_share_read_leaves_the_share_apps_without_a_report_and_the_classic_ones_with_theirs():
+    table, collector = OffsetTable(), LagCollector()
+    table.share_refusal = "DescribeShareGroupOffsets v1 not supported"  # a broker older than Kafka 4.2
+    share = share_app("queue", "s")
+    reports = asyncio.run(collector.collect(table, [APP, share], now=1000.0))
+    assert set(reports) == {APP.key} and reports[APP.key].snapshot.total_lag == 100
+    assert collector.share_problem == "share groups: DescribeShareGroupOffsets v1 not supported"
+    table.share_refusal = ""  # the broker upgraded: share apps report again
+    reports = asyncio.run(collector.collect(table, [APP, share], now=1001.0))
+    assert set(reports) == {APP.key, share.key} and collector.share_problem == ""

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from kafkaops.consumers.autoscale import GroupSnapshot
 from kafkaops.consumers.lag import OffsetHistory, OffsetReset, lag_of, seconds_behind
+from kafkaops.types.errors import KafkaRejected, KafkaUnavailable
 from kafkaops.types.groups import GroupReader, GroupType, SharePartitionOffsets
 
 # A partition whose lag stays at most this, with nothing produced or consumed for the stale
@@ -62,9 +63,11 @@ class LagCollector:
     counts: dict[str, int] = field(default_factory=dict)  # partitions per topic
     starts: dict[tuple[str, int], int] = field(default_factory=dict)  # log start per partition
     metadata_at: float = float("-inf")
+    share_problem: str = ""  # why the last collection has no reports for share groups ("" when it has)
 
     async def collect(self, reader: GroupReader, apps: Sequence[AppQuery],
                       now: float | None = None) -> dict[tuple[str, str], GroupReport]:
+        """A report per app; share apps are left out when their reads failed (``share_problem`` says why)."""
         now = time.time() if now is None else now
         topics = sorted({t for app in apps for t in app.topics})
         refresh = now - self.metadata_at >= METADATA_REFRESH_SECONDS
@@ -92,8 +95,15 @@ class LagCollector:
         for app in apps:
             if app.group_type == "share":
                 share_topics.setdefault(app.group, {}).update({t: counts[t] for t in app.topics if counts[t]})
-        share_states = await reader.describe_share_groups(sorted(share_topics)) if share_topics else {}
-        shared = await reader.share_group_offsets(share_topics) if share_topics else {}
+        share_states, shared, self.share_problem = {}, {}, ""
+        if share_topics:
+            try:
+                share_states = await reader.describe_share_groups(sorted(share_topics))
+                shared = await reader.share_group_offsets(share_topics)
+            except (KafkaUnavailable, KafkaRejected) as error:
+                # Only the share apps go without a report (e.g. a broker older than Kafka 4.2): classic
+                # groups on the same cluster still scale.
+                self.share_problem = f"share groups: {error}"
         histories = self.histories
         for key, end in ends.items():
             history = histories.get(key)
@@ -103,7 +113,7 @@ class LagCollector:
         return {app.key: self._report(app, counts, ends, states, committed.get(app.group, {}), now)
                 if app.group_type == "consumer" else
                 self._share_report(app, counts, ends, share_states, shared.get(app.group, {}), now)
-                for app in apps}
+                for app in apps if app.group_type == "consumer" or not self.share_problem}
 
     def _report(self, app: AppQuery, counts: Mapping[str, int], ends: Mapping[tuple[str, int], int],
                 states: Mapping[str, tuple[str, int]], committed: Mapping[tuple[str, int], int],
