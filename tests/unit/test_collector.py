@@ -173,3 +173,12 @@ def test_a_failed_share_read_leaves_the_share_apps_without_a_report_and_the_clas
     table.share_refusal = ""  # the broker upgraded: share apps report again
     reports = asyncio.run(collector.collect(table, [APP, share], now=1001.0))
     assert set(reports) == {APP.key, share.key} and collector.share_problem == ""
+
+
+def test_a_share_group_whose_topics_do_not_exist_is_described_but_not_asked_for_offsets():
+    table, collector = OffsetTable(), LagCollector()
+    app = share_app("queue", "s", topics=("no-such-topic",))
+    report = asyncio.run(collector.collect(table, [app], now=1000.0))[app.key]
+    assert report.missing_topics == ("no-such-topic",) and report.snapshot.total_lag == 0
+    assert "describe_share_groups:s" in table.calls
+    assert not any(call.startswith("share_group_offsets") for call in table.calls)

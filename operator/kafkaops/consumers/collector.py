@@ -99,7 +99,8 @@ class LagCollector:
         if share_topics:
             try:
                 share_states = await reader.describe_share_groups(sorted(share_topics))
-                shared = await reader.share_group_offsets(share_topics)
+                with_partitions = {group: topics for group, topics in share_topics.items() if topics}
+                shared = await reader.share_group_offsets(with_partitions) if with_partitions else {}
             except (KafkaUnavailable, KafkaRejected) as error:
                 # Only the share apps go without a report (e.g. a broker older than Kafka 4.2): classic
                 # groups on the same cluster still scale.
