@@ -148,7 +148,7 @@ async def scale_app(controller: ConsumerController, key: Key, spec: ConsumerAppS
             *key, group, replicas=deployment.status_replicas,
             desired_replicas=outcome.desired_replicas, lag=report.per_partition if report else {},
             lag_seconds=report.snapshot.lag_seconds if report else None, members=report.members if report else None,
-            cluster=spec.cluster)
+            cluster=spec.cluster, group_type=spec.group_type)
         await carry_out(controller, key, body, outcome, deployment.replicas,
                         report.snapshot.total_lag if report else None)
         if outcome.status_changes:
