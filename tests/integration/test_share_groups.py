@@ -15,7 +15,7 @@ from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, C
 
 from kafkaops.harness.kafka import KafkaCluster
 from kafkaops.kafka.admin import KafkaAdmin
-from kafkaops.types.errors import KafkaUnavailable
+from kafkaops.types.errors import KafkaRejected, KafkaUnavailable
 from kafkaops.types.groups import SharePartitionOffsets
 from kafkaops.types.topics import TopicCreation
 
@@ -138,3 +138,36 @@ def test_share_group_state_members_and_backlog_as_the_broker_keeps_them(kafka: K
         return (await read())[0][group]
 
     assert wait_for(after_close, ("Empty", 0)) == ("Empty", 0)
+
+
+def test_set_group_config_writes_the_share_groups_config_and_keeps_its_other_keys(kafka: KafkaCluster):
+    """What the operator does for a share app: share.auto.offset.reset on the GROUP resource, as
+    kafka-configs.sh --entity-type groups would; a value the broker does not accept is refused."""
+    group = f"configured-{uuid.uuid4().hex[:6]}"
+    admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
+    lock = ConfigResource(ResourceType.GROUP, group, incremental_configs=[
+        ConfigEntry("share.record.lock.duration.ms", "20000", incremental_operation=AlterConfigOpType.SET)])
+    assert admin.incremental_alter_configs([lock])[lock].result(30) is None  # set by someone else
+
+    def configured() -> dict[str, str]:
+        resource = ConfigResource(ResourceType.GROUP, group)
+        entries = admin.describe_configs([resource])[resource].result(30)
+        return {key: entries[key].value for key in ("share.auto.offset.reset", "share.record.lock.duration.ms")}
+
+    async def scenario() -> list[dict[str, str]]:
+        reader = KafkaAdmin({"bootstrap.servers": kafka.bootstrap_servers})
+        try:
+            seen = []
+            for value in ("earliest", "latest"):
+                await reader.set_group_config(group, {"share.auto.offset.reset": value})
+                seen.append(configured())
+            with pytest.raises(KafkaRejected) as refused:
+                await reader.set_group_config(group, {"share.auto.offset.reset": "sometime"})
+            assert "share.auto.offset.reset" in str(refused.value)
+            return seen
+        finally:
+            reader.close()
+
+    assert asyncio.run(scenario()) == [
+        {"share.auto.offset.reset": "earliest", "share.record.lock.duration.ms": "20000"},
+        {"share.auto.offset.reset": "latest", "share.record.lock.duration.ms": "20000"}]

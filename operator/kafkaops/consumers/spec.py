@@ -97,5 +97,13 @@ class ConsumerAppSpec(BaseModel):
         return cluster_name(self.cluster_ref)
 
 
+def share_group_config(spec: ConsumerAppSpec) -> dict[str, str]:
+    """The group config the operator keeps on a share app's group: where a new share group starts is
+    the broker-side ``share.auto.offset.reset`` (a share consumer cannot choose it), so the spec's
+    ``autoOffsetReset`` is written there, both values, else ``earliest`` would only be how the operator
+    counts unread partitions. Nothing for a classic group: its consumers read ``KAFKA_AUTO_OFFSET_RESET``."""
+    return {"share.auto.offset.reset": spec.auto_offset_reset} if spec.group_type == "share" else {}
+
+
 def parse_consumer_spec(spec: Any) -> ConsumerAppSpec:
     return parse_spec(ConsumerAppSpec, spec)

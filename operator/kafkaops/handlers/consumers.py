@@ -34,7 +34,7 @@ from kafkaops.consumers.deployment import (
     desired_deployment,
     needs_apply,
 )
-from kafkaops.consumers.spec import ConsumerAppSpec, parse_consumer_spec
+from kafkaops.consumers.spec import ConsumerAppSpec, parse_consumer_spec, share_group_config
 from kafkaops.handlers.clusters import ClusterRegistry
 from kafkaops.handlers.controller import Controller, Key, key_of, retried
 from kafkaops.handlers.tenancy import AccessPolicies, consumer_request
@@ -44,7 +44,7 @@ from kafkaops.kube.events import post_event
 from kafkaops.metrics import RECONCILIATIONS
 from kafkaops.settings import Settings
 from kafkaops.tenancy.rules import consumer_violation
-from kafkaops.types.errors import ClusterNotReady, InvalidSpec
+from kafkaops.types.errors import ClusterNotReady, InvalidSpec, KafkaRejected, KafkaUnavailable
 from kafkaops.workqueue import StartupProgress
 
 PLURAL = "consumerapps"
@@ -213,6 +213,9 @@ class ConsumerController(Controller):
                                           f"{user['metadata']['name']} ({why.get('reason', 'not reconciled yet')}: "
                                           f"{why.get('message', '')}); the Deployment is applied once it is Ready")
                 return
+        group_config = share_group_config(spec)
+        if group_config and new_generation:  # before the Deployment: its consumers' first fetch starts the group
+            await self.set_group_config(body, spec.cluster, spec.group(meta["name"]), group_config)
         manifest = desired_deployment(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"], spec=spec,
                                       replicas=replicas, clients=clients, credentials_version=credentials_version)
         if needs_apply(view, manifest) or (view is not None and view.replicas != replicas):
@@ -243,6 +246,22 @@ class ConsumerController(Controller):
                                             message=f"Deployment {meta['name']} applied with {replicas} replicas",
                                             generation=generation)})
         RECONCILIATIONS.labels("ConsumerApp", "ok").inc()
+
+    async def set_group_config(self, body: dict[str, Any], cluster: str, group: str, config: Mapping[str, str]
+                               ) -> None:
+        """Best effort, once per spec generation: a refusal (no AlterConfigs right on the group, a broker
+        without share groups) or an unreachable broker is a Warning Event, and the Deployment is applied
+        all the same (a Kafka outage must not hold up a rollout)."""
+        try:
+            await self.clusters.admin(cluster).set_group_config(group, config)
+        except (ClusterNotReady, KafkaUnavailable, KafkaRejected) as error:
+            settings = ", ".join(f"{key}={value}" for key, value in config.items())
+            await post_event(body, type="Warning", reason="GroupConfigNotSet",
+                             message=f"could not set {settings} on share group {group}: {error}; set it by hand "
+                                     "(kafka-configs.sh --entity-type groups) or change the spec to try again")
+        else:
+            log.info("ConsumerApp %s/%s: share group %s configured: %s", body["metadata"]["namespace"],
+                     body["metadata"]["name"], group, dict(config))
 
     async def report_failure(self, key: Key, body: dict[str, Any], reason: str, message: str) -> None:
         status = body.get("status") or {}

@@ -227,6 +227,16 @@ class KafkaAdmin:
         """Share-partition start offset and lag of every share group on its topics (see ``share_groups``)."""
         return await self._fallback.share_offsets(groups)
 
+    async def set_group_config(self, group: str, config: Mapping[str, str]) -> None:
+        """Set group configs (e.g. ``share.auto.offset.reset``) like ``kafka-configs.sh --entity-type
+        groups``: one IncrementalAlterConfigs on the GROUP resource; other keys of the group are kept."""
+        resource = ConfigResource(ResourceType.GROUP, group, incremental_configs=[
+            ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET) for key, value in config.items()])
+        with admin_request("incremental_alter_configs", 1):
+            (answer,) = await self._request(self._client.incremental_alter_configs, [resource], [resource])
+        if isinstance(answer, BaseException):
+            raise answer
+
     # ---- replication factor: partition reassignment (kafka-python; confluent-kafka has none) --
 
     async def broker_ids(self) -> list[int]:
