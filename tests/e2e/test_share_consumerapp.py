@@ -147,6 +147,9 @@ def test_a_backlog_of_20000_on_2_partitions_scales_a_share_app_to_8_and_8_consum
     # autoOffsetReset: earliest means what it says: the operator sets the share group's config (no test does)
     eventually(lambda: group_config(topics.admin, group).get("share.auto.offset.reset") == "earliest", timeout=60,
                what="share.auto.offset.reset=earliest on the group")
+    eventually(lambda: app_status(api, namespace, "queue").get("shareGroupConfig") == {
+        "share.auto.offset.reset": "earliest"}, timeout=30, what="the written group config in the status")
+    assert "shareGroupConfig" not in app_status(api, namespace, "classic")
     for name in ("queue", "classic"):  # idle on the empty topic first
         eventually(lambda name=name: app_status(api, namespace, name).get("totalLag") == 0, timeout=60,
                    what=f"{name} lag collected")

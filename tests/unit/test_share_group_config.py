@@ -1,6 +1,7 @@
 """Where a new share group starts is the broker-side group config ``share.auto.offset.reset``: the
-operator writes the spec's ``autoOffsetReset`` there, once per spec generation, before the Deployment
-whose consumers would start the group; a refusal is an Event and the Deployment is applied all the same."""
+operator writes the spec's ``autoOffsetReset`` there before the Deployment whose consumers would start the
+group, records it in status, and retries a refusal (one Event per generation); the Deployment is applied
+all the same."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import asyncio
 
 import pytest
 
-from kafkaops.consumers.spec import parse_consumer_spec, share_group_config
+from kafkaops.consumers.spec import group_config_due, parse_consumer_spec, share_group_config
 from kafkaops.handlers import consumers
 from kafkaops.handlers.clusters import ClusterRegistry, default_client_settings
 from kafkaops.handlers.tenancy import AccessPolicies
@@ -41,36 +42,52 @@ class Admin:
             raise self.refusal
 
 
-def app(generation: int, observed: int, **spec) -> dict:
+def app(generation: int, status: dict, **spec) -> dict:
     return {"apiVersion": "kafkaops.io/v1alpha1", "kind": "ConsumerApp",
             "metadata": {"name": "jobs", "namespace": "ns", "uid": "u", "generation": generation},
-            "spec": {"topics": ["jobs"], "template": TEMPLATE, "groupId": "queue", **spec},
-            "status": {"observedGeneration": observed}}
+            "spec": {"topics": ["jobs"], "template": TEMPLATE, "groupId": "queue", **spec}, "status": status}
 
 
-@pytest.mark.parametrize(("spec", "refusal", "calls", "event"), [
-    ({"groupType": "share", "autoOffsetReset": "earliest"}, None,
-     [("queue", {"share.auto.offset.reset": "earliest"})], None),
-    ({"autoOffsetReset": "earliest"}, None, [], None),
-    ({"groupType": "share", "autoOffsetReset": "earliest"}, KafkaRejected("ClusterAuthorizationFailed", "denied"),
-     [("queue", {"share.auto.offset.reset": "earliest"})], "GroupConfigNotSet"),
-    ({"groupType": "share"}, KafkaUnavailable("broker down"), [("queue", {"share.auto.offset.reset": "latest"})],
-     "GroupConfigNotSet"),
+@pytest.mark.parametrize(("desired", "applied", "due"), [
+    ({}, None, False),  # a classic group
+    ({}, {"share.auto.offset.reset": "latest"}, False),
+    ({"share.auto.offset.reset": "latest"}, None, True),  # never written (or refused so far)
+    ({"share.auto.offset.reset": "latest"}, {"share.auto.offset.reset": "latest"}, False),
+    ({"share.auto.offset.reset": "earliest"}, {"share.auto.offset.reset": "latest"}, True),  # the spec changed
 ])
-def test_the_group_config_is_set_once_per_generation_before_the_deployment(monkeypatch, spec, refusal, calls, event):
-    admin, writes, events = Admin(refusal), [], []
+def test_group_config_due(desired, applied, due):
+    assert group_config_due(desired, applied) is due
+
+
+EARLIEST = {"share.auto.offset.reset": "earliest"}
+
+
+@pytest.mark.parametrize(("spec", "refusal", "calls", "recorded", "event"), [
+    # written once, before the Deployment, and recorded: the next pass writes nothing
+    ({"groupType": "share", "autoOffsetReset": "earliest"}, None, [("queue", EARLIEST)], EARLIEST, None),
+    ({"autoOffsetReset": "earliest"}, None, [], None, None),  # a classic group: nothing to write
+    # refused or unreachable: not recorded, tried again on the next pass, one Event per generation
+    ({"groupType": "share", "autoOffsetReset": "earliest"}, KafkaRejected("ClusterAuthorizationFailed", "denied"),
+     [("queue", EARLIEST)] * 2, None, "GroupConfigNotSet"),
+    ({"groupType": "share"}, KafkaUnavailable("broker down"), [("queue", {"share.auto.offset.reset": "latest"})] * 2,
+     None, "GroupConfigNotSet"),
+])
+def test_the_group_config_is_written_before_the_deployment_until_it_lands(monkeypatch, spec, refusal, calls,
+                                                                            recorded, event):
+    admin, writes, events, statuses = Admin(refusal), [], [], []
 
     async def apply(manifest):
         writes.append(("deployment", list(admin.calls)))
 
-    async def no_status_write(*_args, **_kwargs):
+    async def patch_status(plural, namespace, name, changes):
+        statuses.append(changes)
         await asyncio.sleep(0)
 
     async def post_event(body, *, type, reason, message):  # noqa: A002  (post_event's own keyword)
         events.append(reason)
 
     monkeypatch.setattr(consumers, "apply_deployment", apply)
-    monkeypatch.setattr(consumers.api, "patch_status", no_status_write)
+    monkeypatch.setattr(consumers.api, "patch_status", patch_status)
     monkeypatch.setattr(consumers, "post_event", post_event)
 
     async def scenario():
@@ -81,12 +98,14 @@ def test_the_group_config_is_set_once_per_generation_before_the_deployment(monke
         controller = consumers.ConsumerController(clusters, policies, UserController(clusters, policies, Settings()),
                                                  Settings())
         controller.deployments_synced.set()
-        controller.on_app_event("ADDED", app(1, 0, **spec))
+        controller.on_app_event("ADDED", app(1, {}, **spec))
         await controller.process(KEY)
-        controller.on_app_event("MODIFIED", app(1, 1, **spec))  # the same generation, handled: not again
+        # The same generation, handled, with the status the first pass wrote (as the watch brings it back).
+        controller.on_app_event("MODIFIED", app(1, controller.bodies[KEY]["status"], **spec))
         await controller.process(KEY)
 
     asyncio.run(scenario())
     assert admin.calls == calls
-    assert writes[0] == ("deployment", calls)  # the config first, then the Deployment (refused or not)
+    assert writes[0] == ("deployment", calls[:1])  # the config first, then the Deployment (refused or not)
+    assert statuses[0].get("shareGroupConfig") == recorded
     assert events == ([event] if event else [])

@@ -3,6 +3,7 @@ repeats it for objects stored before a CRD upgrade)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -103,6 +104,12 @@ def share_group_config(spec: ConsumerAppSpec) -> dict[str, str]:
     ``autoOffsetReset`` is written there, both values, else ``earliest`` would only be how the operator
     counts unread partitions. Nothing for a classic group: its consumers read ``KAFKA_AUTO_OFFSET_RESET``."""
     return {"share.auto.offset.reset": spec.auto_offset_reset} if spec.group_type == "share" else {}
+
+
+def group_config_due(desired: Mapping[str, str], applied: Mapping[str, str] | None) -> bool:
+    """Whether the group config must be written: it differs from what status says was last written
+    (``status.shareGroupConfig``), so a refusal or an outage is retried until it lands."""
+    return bool(desired) and dict(desired) != dict(applied or {})
 
 
 def parse_consumer_spec(spec: Any) -> ConsumerAppSpec:
