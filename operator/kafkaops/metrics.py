@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
-from typing import Literal, TypeVar
+from typing import Literal, NamedTuple, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
@@ -24,12 +24,13 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from kafkaops.httpserver import Answer, serve_in_thread
+from kafkaops.types.groups import GroupType
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 _QUIET = threading.local()  # set while serve() lets the library render everything but the StateCollector
-# ``partition``: kafka_consumergroup_lag per partition and its _sum per topic (kafka_exporter's series);
-# ``topic``: the _sum only, one series per group and topic (kminion's granularity setting): 12 times
+# ``partition``: kafka_consumergroup_lag (kafkaops_sharegroup_lag) per partition and its _sum per topic
+# (kafka_exporter's series); ``topic``: the _sum only, one series per group and topic (kminion's setting): 12 times
 # fewer series for groups on 12 partitions, and what the dashboard and alerts query either way.
 LagGranularity = Literal["partition", "topic"]
 
@@ -98,6 +99,7 @@ class GroupSample:
     lag_seconds: float | None = None
     members: int | None = None
     cluster: str = "default"
+    group_type: GroupType = "consumer"  # share groups are exported under LAG_SERIES["share"]
 
 
 @dataclass(eq=False)  # registries keep collectors in a dict: identity, not value
@@ -149,16 +151,51 @@ def topic_families(samples: list[TopicSample]) -> list[GaugeMetricFamily]:
     return [partitions, replicas, ready]
 
 
+class LagSeries(NamedTuple):
+    """The names a group type's lag is exported under, and the label naming the group."""
+
+    lag: str  # per partition (only at ``partition`` granularity)
+    lag_sum: str  # per topic
+    seconds: str
+    members: str
+    group_label: str
+
+
+# Classic groups keep kafka_exporter's names, so dashboards and alerts built for it work. A share group's
+# backlog is another quantity (records not yet acknowledged, whatever their offsets) of another kind of group
+# that kafka_exporter and kminion do not see: it gets a family of its own, and a query on
+# kafka_consumergroup_lag never mixes the two (KIP-932 keeps one id from being both kinds at once).
+LAG_SERIES: Mapping[GroupType, LagSeries] = {
+    "consumer": LagSeries("kafka_consumergroup_lag", "kafka_consumergroup_lag_sum",
+                          "kafkaops_consumergroup_lag_seconds", "kafkaops_consumergroup_members", "consumergroup"),
+    "share": LagSeries("kafkaops_sharegroup_lag", "kafkaops_sharegroup_lag_sum", "kafkaops_sharegroup_lag_seconds",
+                       "kafkaops_sharegroup_members", "sharegroup"),
+}
+_LAG_HELP: Mapping[GroupType, tuple[str, str, str, str]] = {
+    "consumer": ("Messages behind the log end, per partition (kafka_exporter's name).",
+                 "Messages behind, summed over a topic's partitions (kafka_exporter's name).",
+                 "Estimated time lag of the group: the age of the oldest unconsumed message, in seconds.",
+                 "Members of the consumer group."),
+    "share": ("Backlog of the share group per partition: records not yet acknowledged (the broker's lag, KIP-1226).",
+              "Backlog of the share group, summed over a topic's partitions.",
+              "Estimated time lag of the share group: the age of the oldest record not yet acknowledged, in seconds.",
+              "Members of the share group."),
+}
+
+
+def lag_families(group_type: GroupType) -> tuple[GaugeMetricFamily, ...]:
+    """Empty lag, lag-sum, time-lag and members families for groups of ``group_type``."""
+    names, (lag, lag_sum, seconds, members) = LAG_SERIES[group_type], _LAG_HELP[group_type]
+    group = ["cluster", names.group_label]
+    return (GaugeMetricFamily(names.lag, lag, labels=[*group, "topic", "partition"]),
+            GaugeMetricFamily(names.lag_sum, lag_sum, labels=[*group, "topic"]),
+            GaugeMetricFamily(names.seconds, seconds, labels=group),
+            GaugeMetricFamily(names.members, members, labels=group))
+
+
 def group_families(samples: list[GroupSample], granularity: LagGranularity = "partition"
                    ) -> list[GaugeMetricFamily]:
-    lag = GaugeMetricFamily("kafka_consumergroup_lag", "Messages behind the log end, per partition "
-                            "(kafka_exporter's name).", labels=["cluster", "consumergroup", "topic", "partition"])
-    lag_sum = GaugeMetricFamily("kafka_consumergroup_lag_sum", "Messages behind, summed over a topic's partitions "
-                                "(kafka_exporter's name).", labels=["cluster", "consumergroup", "topic"])
-    seconds = GaugeMetricFamily("kafkaops_consumergroup_lag_seconds", "Estimated time lag of the group: the age "
-                                "of the oldest unconsumed message, in seconds.", labels=["cluster", "consumergroup"])
-    members = GaugeMetricFamily("kafkaops_consumergroup_members", "Members of the consumer group.",
-                                labels=["cluster", "consumergroup"])
+    by_type = {group_type: lag_families(group_type) for group_type in LAG_SERIES}
     replicas = GaugeMetricFamily("kafkaops_consumerapp_replicas", "Replicas of the ConsumerApp's Deployment.",
                                  labels=["namespace", "consumerapp"])
     desired = GaugeMetricFamily("kafkaops_consumerapp_desired_replicas", "Replicas the autoscaler decided on.",
@@ -171,6 +208,7 @@ def group_families(samples: list[GroupSample], granularity: LagGranularity = "pa
         if group in seen:  # two ConsumerApps naming one group: the group's series once
             continue
         seen.add(group)
+        lag, lag_sum, seconds, members = by_type[sample.group_type]
         sums: dict[str, int] = {}
         if granularity == "partition":
             for (topic, partition), value in sorted(sample.lag.items()):
@@ -183,8 +221,9 @@ def group_families(samples: list[GroupSample], granularity: LagGranularity = "pa
             seconds.add_metric([*group], sample.lag_seconds)
         if sample.members is not None:
             members.add_metric([*group], sample.members)
-    per_topic = [lag_sum, seconds, members, replicas, desired]
-    return [lag, *per_topic] if granularity == "partition" else per_topic
+    kept = [family for families in by_type.values()
+            for family in (families if granularity == "partition" else families[1:])]
+    return [*kept, replicas, desired]
 
 
 STATE = StateCollector()

@@ -3,18 +3,22 @@ variables the operator injects: it consumes, forwards to OUTPUT_TOPIC and commit
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic, ResourceType
 
 from kafkaops.harness.kafka import KafkaCluster
+from kafkaops.kafka.admin import KafkaAdmin
+from kafkaops.types.errors import KafkaUnavailable
 
 pytestmark = pytest.mark.integration
 PROGRAM = Path(__file__).resolve().parents[2] / "examples" / "consumer-program.yaml"
@@ -83,3 +87,59 @@ def test_example_consumer_works_against_the_secured_broker_with_what_the_operato
     (committed,) = reader.committed([TopicPartition(topic, 0)], timeout=30)
     reader.close()
     assert committed.offset == 5
+
+
+def test_example_consumer_in_share_mode_acknowledges_what_it_processed(kafka: KafkaCluster, tmp_path: Path):
+    """KAFKA_GROUP_TYPE=share (a ConsumerApp with groupType: share): confluent-kafka's ShareConsumer
+    in a share group; afterwards the broker holds no backlog for the group."""
+    source, sink, group = (f"jobs_{uuid.uuid4().hex[:6]}", f"done_{uuid.uuid4().hex[:6]}",
+                           f"jobs-{uuid.uuid4().hex[:6]}")
+    admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
+    for future in admin.create_topics([NewTopic(source, 2, 1), NewTopic(sink, 1, 1)]).values():
+        future.result(30)
+    # A share group starts at the log end unless its config says otherwise (the consumer cannot choose).
+    resource = ConfigResource(ResourceType.GROUP, group, incremental_configs=[
+        ConfigEntry("share.auto.offset.reset", "earliest", incremental_operation=AlterConfigOpType.SET)])
+    assert admin.incremental_alter_configs([resource])[resource].result(30) is None
+    producer = Producer({"bootstrap.servers": kafka.bootstrap_servers})
+    for i in range(10):
+        producer.produce(source, value=b"job %d" % i, partition=i % 2)
+    assert producer.flush(30) == 0
+    script = tmp_path / "consumer.py"
+    script.write_text(yaml.safe_load(PROGRAM.read_text())["data"]["consumer.py"])
+    env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers, KAFKA_GROUP_ID=group,
+               KAFKA_GROUP_TYPE="share", KAFKA_TOPICS=source, KAFKA_AUTO_OFFSET_RESET="earliest", OUTPUT_TOPIC=sink,
+               MAX_MESSAGES="10")
+    result = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert "processed 10 messages" in result.stdout
+
+    async def backlog():
+        reader = KafkaAdmin({"bootstrap.servers": kafka.bootstrap_servers})
+        try:
+            return (await reader.share_group_offsets({group: {source: 2}}))[group]
+        finally:
+            reader.close()
+
+    deadline, lags = time.monotonic() + 30, None
+    while time.monotonic() < deadline:  # share-partition state is written asynchronously
+        try:
+            lags = {key: offsets.lag for key, offsets in asyncio.run(backlog()).items()}
+        except KafkaUnavailable:
+            lags = None
+        if lags == {(source, 0): 0, (source, 1): 0}:
+            break
+        time.sleep(0.5)
+    assert lags == {(source, 0): 0, (source, 1): 0}
+
+    reader = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"check-{group}",
+                       "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    reader.assign([TopicPartition(sink, 0, 0)])
+    forwarded = []
+    while len(forwarded) < 10:
+        message = reader.poll(10)
+        assert message is not None, f"only {len(forwarded)} messages forwarded"
+        forwarded.append(message.value())
+    reader.close()
+    assert sorted(forwarded) == sorted(b"JOB %d" % i for i in range(10))

@@ -25,6 +25,10 @@ def policy(**kw) -> ScalingPolicy:
     (5, 6, {"min_replicas": 0, "activation_lag_threshold": 10}, 0),
     (11, 6, {"min_replicas": 0, "activation_lag_threshold": 10}, 1),  # back to at least one
     (0, 2, {"min_replicas": 4}, 4),  # an explicit minReplicas beats the partition cap
+    (20_000, 1, {"share_group": True}, 12),  # a share group is not capped at the partition count...
+    (8_000, 1, {"share_group": True}, 8),
+    (0, 1, {"share_group": True, "min_replicas": 0}, 0),  # ...scales to zero like any group
+    (50_000, 1, {"share_group": True, "max_replicas": 4}, 4),  # ...and stays within maxReplicas
 ])
 def test_recommendation(lag, partitions, kw, expected):
     snapshot = GroupSnapshot(total_lag=lag, lag_seconds=0.0, partitions=partitions)

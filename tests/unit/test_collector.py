@@ -8,6 +8,8 @@ import asyncio
 import pytest
 
 from kafkaops.consumers.collector import METADATA_REFRESH_SECONDS, AppQuery, LagCollector
+from kafkaops.types.errors import KafkaRejected
+from kafkaops.types.groups import SharePartitionOffsets
 
 pytestmark = pytest.mark.unit
 
@@ -18,6 +20,8 @@ class OffsetTable:
         self.start = {("orders", 0): 0, ("orders", 1): 10}
         self.end = {("orders", 0): 100, ("orders", 1): 50}
         self.committed = {"g": {("orders", 0): 40}}
+        self.shared: dict[str, dict[tuple[str, int], SharePartitionOffsets]] = {}
+        self.share_refusal = ""
         self.calls: list[str] = []
 
     async def partition_counts(self, topics):
@@ -36,6 +40,16 @@ class OffsetTable:
     async def committed_offsets(self, groups):
         self.calls.append("committed_offsets")
         return {g: self.committed.get(g, {}) for g in groups}
+
+    async def describe_share_groups(self, groups):
+        self.calls.append(f"describe_share_groups:{','.join(groups)}")
+        return {g: ("Stable", 5) if g in self.shared else ("Dead", 0) for g in groups}
+
+    async def share_group_offsets(self, groups):
+        if self.share_refusal:
+            raise KafkaRejected("IncompatibleBrokerVersion", self.share_refusal)
+        self.calls.append(f"share_group_offsets:{sorted((g, sorted(t.items())) for g, t in groups.items())}")
+        return {g: self.shared.get(g, {}) for g in groups}
 
 
 APP = AppQuery(key=("ns", "app"), group="g", topics=("orders",), reset="earliest", stale_after_seconds=300)
@@ -95,3 +109,76 @@ def test_topics_the_broker_does_not_have_are_named():
     table.start[("no-such-topic", 0)], table.end[("no-such-topic", 0)] = 0, 3
     report = asyncio.run(collector.collect(table, [app], now=1001.0))[app.key]
     assert report.missing_topics == () and report.snapshot.partitions == 3
+
+
+def share_app(name: str, group: str, topics: tuple[str, ...] = ("orders",), reset="earliest") -> AppQuery:
+    return AppQuery(key=("ns", name), group=group, topics=topics, reset=reset, stale_after_seconds=300,
+                    group_type="share")
+
+
+@pytest.mark.parametrize(("shared", "reset", "per_partition"), [
+    # the broker's lag (KIP-1226) per partition, whatever the log end says
+    ({("orders", 0): SharePartitionOffsets(30, 55), ("orders", 1): SharePartitionOffsets(50, 0)}, "earliest",
+     {("orders", 0): 55, ("orders", 1): 0}),
+    # a partition the share group never read counts by the offset-reset rule: earliest 50 - 10, latest 0
+    ({("orders", 0): SharePartitionOffsets(30, 55)}, "earliest", {("orders", 0): 55, ("orders", 1): 40}),
+    ({("orders", 0): SharePartitionOffsets(30, 55)}, "latest", {("orders", 0): 55, ("orders", 1): 0}),
+    ({}, "earliest", {("orders", 0): 100, ("orders", 1): 40}),  # a group the broker does not know yet
+])
+def test_share_group_backlog(shared, reset, per_partition):
+    table, collector = OffsetTable(), LagCollector()
+    if shared:
+        table.shared["s"] = shared
+    app = share_app("queue", "s", reset=reset)
+    report = asyncio.run(collector.collect(table, [app], now=1000.0))[app.key]
+    assert report.per_partition == per_partition
+    assert report.snapshot.total_lag == sum(per_partition.values())
+    assert (report.state, report.members) == (("Stable", 5) if shared else ("Dead", 0))
+    assert not report.snapshot.stale
+
+
+def test_share_groups_are_read_in_one_request_per_kind_beside_the_classic_ones():
+    table, collector = OffsetTable(), LagCollector()
+    table.partitions["refunds"] = 1
+    table.start[("refunds", 0)], table.end[("refunds", 0)] = 0, 5
+    apps = [APP, share_app("a", "s1"), share_app("b", "s2", ("orders", "refunds")), share_app("c", "s2", ("orders",))]
+    asyncio.run(collector.collect(table, apps, now=1000.0))
+    assert table.calls[-4:] == [
+        "describe_groups", "committed_offsets", "describe_share_groups:s1,s2",
+        "share_group_offsets:[('s1', [('orders', 2)]), ('s2', [('orders', 2), ('refunds', 1)])]"]
+    table.calls.clear()
+    asyncio.run(collector.collect(table, apps[1:], now=1001.0))  # share groups only: no classic request
+    assert not any(call in ("describe_groups", "committed_offsets") for call in table.calls)
+
+
+def test_share_group_time_lag_is_the_age_of_the_oldest_unacknowledged_record():
+    table, collector = OffsetTable(), LagCollector()
+    app = share_app("queue", "s")
+    table.shared["s"] = {("orders", 0): SharePartitionOffsets(100, 0), ("orders", 1): SharePartitionOffsets(50, 0)}
+    asyncio.run(collector.collect(table, [app], now=1000.0))  # log ends 100 and 50 seen at 1000
+    table.end[("orders", 0)] = 160
+    table.shared["s"] = {("orders", 0): SharePartitionOffsets(100, 60), ("orders", 1): SharePartitionOffsets(50, 0)}
+    report = asyncio.run(collector.collect(table, [app], now=1030.0))[app.key]
+    # offset 100 was the log end at 1000: the oldest record not yet acknowledged waited 30 s
+    assert report.snapshot.total_lag == 60 and report.snapshot.lag_seconds == 30.0
+
+
+def test_a_failed_share_read_leaves_the_share_apps_without_a_report_and_the_classic_ones_with_theirs():
+    table, collector = OffsetTable(), LagCollector()
+    table.share_refusal = "DescribeShareGroupOffsets v1 not supported"  # a broker older than Kafka 4.2
+    share = share_app("queue", "s")
+    reports = asyncio.run(collector.collect(table, [APP, share], now=1000.0))
+    assert set(reports) == {APP.key} and reports[APP.key].snapshot.total_lag == 100
+    assert collector.share_problem == "share groups: DescribeShareGroupOffsets v1 not supported"
+    table.share_refusal = ""  # the broker upgraded: share apps report again
+    reports = asyncio.run(collector.collect(table, [APP, share], now=1001.0))
+    assert set(reports) == {APP.key, share.key} and collector.share_problem == ""
+
+
+def test_a_share_group_whose_topics_do_not_exist_is_described_but_not_asked_for_offsets():
+    table, collector = OffsetTable(), LagCollector()
+    app = share_app("queue", "s", topics=("no-such-topic",))
+    report = asyncio.run(collector.collect(table, [app], now=1000.0))[app.key]
+    assert report.missing_topics == ("no-such-topic",) and report.snapshot.total_lag == 0
+    assert "describe_share_groups:s" in table.calls
+    assert not any(call.startswith("share_group_offsets") for call in table.calls)

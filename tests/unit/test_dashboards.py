@@ -243,7 +243,7 @@ def test_dashboard_and_rules_need_no_per_partition_series():
                           members=1)]
     at_partition = {family.name for family in group_families(sample, "partition")}
     at_topic = {family.name for family in group_families(sample, "topic")}
-    assert at_partition - at_topic == {"kafka_consumergroup_lag"}
+    assert at_partition - at_topic == {"kafka_consumergroup_lag", "kafkaops_sharegroup_lag"}
     known = queryable_series(exported_metric_names()) - (at_partition - at_topic)
     queries = [*dashboard_queries(load_dashboard()), *rule_queries(load_rule_groups())]
     assert not {where: sorted(names - known) for where, names in queries if names - known}
@@ -268,10 +268,30 @@ def test_dashboard_variables():
     variables = {v["name"]: v for v in load_dashboard()["templating"]["list"]}
     assert variables["datasource"]["type"] == "datasource"
     assert variables["datasource"]["query"] == "prometheus"
-    for name in ("namespace", "consumergroup"):
+    for name in ("namespace", "consumergroup", "sharegroup"):
         assert variables[name]["type"] == "query"
         assert variables[name]["query"]["query"].startswith("label_values(")
         assert variables[name]["query"]["query"].endswith(f", {name})")
+
+
+def test_share_groups_have_their_own_row_on_their_own_series():
+    """Share groups are exported in the kafkaops_sharegroup_* family: the row below "Share groups" (up to
+    the next row) queries it, filtered by the ``sharegroup`` variable, and no other panel does."""
+    from kafkaops.metrics import LAG_SERIES
+
+    share_names = set(LAG_SERIES["share"][:4])
+    rows: dict[str, set[str]] = {}
+    row = ""
+    for panel in load_dashboard()["panels"]:
+        if panel["type"] == "row":
+            row = panel["title"]
+            continue
+        for target in panel["targets"]:
+            names = metric_names(target["expr"])
+            rows.setdefault(row, set()).update(names)
+            assert bool(names & share_names) == (row == "Share groups") == ("$sharegroup" in target["expr"]), (
+                panel["title"])
+    assert rows["Share groups"] == share_names - {LAG_SERIES["share"].lag}  # the per-partition series is optional
 
 
 def test_every_alert_has_severity_summary_and_description():

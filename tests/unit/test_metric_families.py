@@ -60,6 +60,33 @@ def test_group_series_sum_per_topic_and_appear_once_per_group():
     assert series["kafkaops_consumerapp_desired_replicas"][(("consumerapp", "processor"), ("namespace", "a"))] == 4
 
 
+@pytest.mark.parametrize(("granularity", "consumer", "share"), [
+    ("partition", {"kafka_consumergroup_lag": 2, "kafka_consumergroup_lag_sum": 1},
+     {"kafkaops_sharegroup_lag": 2, "kafkaops_sharegroup_lag_sum": 1}),
+    ("topic", {"kafka_consumergroup_lag_sum": 1}, {"kafkaops_sharegroup_lag_sum": 1}),
+])
+def test_share_groups_have_a_family_of_their_own_at_either_granularity(granularity, consumer, share):
+    """A share group's backlog never lands in kafka_consumergroup_lag (nor a classic group's in the share
+    family); at ``topic`` granularity each family keeps only its sum."""
+    lag = {("jobs", 0): 9000, ("jobs", 1): 11000}
+    samples = [GroupSample("a", "jobs", "jobs-share", 8, 8, lag, lag_seconds=4.0, members=8, group_type="share"),
+               GroupSample("a", "classic", "jobs-classic", 2, 2, {("jobs", 0): 10, ("jobs", 1): 20}, lag_seconds=1.0,
+                           members=2)]
+    series = scrape(StateCollector(groups=lambda: samples, granularity=granularity))
+    counts = {name: len(values) for name, values in series.items() if "group_lag" in name and "seconds" not in name}
+    assert counts == {**consumer, **share}
+    assert all(("consumergroup", "jobs-classic") in labels for name in consumer for labels in series[name])
+    shared = (("cluster", "default"), ("sharegroup", "jobs-share"))
+    assert series["kafkaops_sharegroup_lag_sum"] == {(*shared, ("topic", "jobs")): 20000}
+    assert series["kafkaops_sharegroup_lag_seconds"] == {shared: 4.0}
+    assert series["kafkaops_sharegroup_members"] == {shared: 8}
+    assert series["kafkaops_consumergroup_members"] == {(("cluster", "default"), ("consumergroup", "jobs-classic")): 2}
+    if granularity == "partition":
+        assert series["kafkaops_sharegroup_lag"][
+            (("cluster", "default"), ("partition", "1"), ("sharegroup", "jobs-share"), ("topic", "jobs"))] == 11000
+    assert series["kafkaops_consumerapp_replicas"][(("consumerapp", "jobs"), ("namespace", "a"))] == 8
+
+
 def test_unknown_lag_exports_replicas_but_no_lag():
     samples = [GroupSample("a", "logs", "logs", 2, 2, {})]
     series = scrape(StateCollector(groups=lambda: samples))

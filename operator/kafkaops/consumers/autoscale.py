@@ -2,9 +2,10 @@
 
 - ``ceil(total_lag / lagThreshold)``, and with ``maxLagSeconds`` also enough replicas to drain the
   time lag in that bound (current replicas scaled by lagSeconds / maxLagSeconds);
-- clamped to [minReplicas, maxReplicas] and, unless ``allowIdleConsumers``, capped at the topics'
-  partition count: the replica count itself is capped (KEDA capped the metric, and the HPA's
-  ceil and tolerance then gave partitions + 1 replicas);
+- clamped to [minReplicas, maxReplicas] and, for a classic consumer group unless
+  ``allowIdleConsumers``, capped at the topics' partition count: the replica count itself is capped
+  (KEDA capped the metric, and the HPA's ceil and tolerance then gave partitions + 1 replicas). A
+  share group (KIP-932) has no such cap: its consumers share partitions record by record;
 - scale to zero when minReplicas is 0 and the lag is at most ``activationLagThreshold``, or when
   the remaining lag is *stale*: nothing was produced and nothing was consumed over the window
   (transaction markers and compaction gaps leave a few offsets that no consumer can ever commit);
@@ -29,6 +30,7 @@ class ScalingPolicy:
     max_lag_seconds: float | None = None
     stabilization_window_seconds: float = 300.0
     allow_idle_consumers: bool = False
+    share_group: bool = False  # a share group is never capped at the partition count
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,7 +70,8 @@ def recommend(snapshot: GroupSnapshot, policy: ScalingPolicy, current: int) -> t
         bounded = max(bounded, 1)
     if bounded != wanted:
         reasons.append(f"within [{policy.min_replicas}, {policy.max_replicas}] -> {bounded}")
-    if not policy.allow_idle_consumers and snapshot.partitions and bounded > snapshot.partitions:
+    capped = not (policy.allow_idle_consumers or policy.share_group)
+    if capped and snapshot.partitions and bounded > snapshot.partitions:
         bounded = max(policy.min_replicas, snapshot.partitions)  # an explicit minReplicas still wins
         reasons.append(f"capped at {snapshot.partitions} partitions -> {bounded}")
     return bounded, "; ".join(reasons)

@@ -2,7 +2,9 @@
 
 Per cycle: one list_offsets request (log ends) for all partitions of all apps, one
 describe_consumer_groups for all groups, and the committed offsets of all groups (batched per
-coordinator). Partition counts (describe_topics) and log starts (a second list_offsets) change
+coordinator); for share groups (KIP-932) instead, one ShareGroupDescribe and one
+DescribeShareGroupOffsets per coordinator, whose per-partition lag is the broker's (KIP-1226).
+Partition counts (describe_topics) and log starts (a second list_offsets) change
 rarely, with partition growth and retention: they are refreshed every ``METADATA_REFRESH_SECONDS``
 and at once for a topic seen for the first time. Every scaling decision of the cycle is served
 from this one poll.
@@ -16,7 +18,8 @@ from dataclasses import dataclass, field
 
 from kafkaops.consumers.autoscale import GroupSnapshot
 from kafkaops.consumers.lag import OffsetHistory, OffsetReset, lag_of, seconds_behind
-from kafkaops.types.groups import GroupReader
+from kafkaops.types.errors import KafkaRejected, KafkaUnavailable
+from kafkaops.types.groups import GroupReader, GroupType, SharePartitionOffsets
 
 # A partition whose lag stays at most this, with nothing produced or consumed for the stale
 # window, is counted as drained: transaction markers and compaction gaps leave such offsets.
@@ -33,6 +36,7 @@ class AppQuery:
     topics: tuple[str, ...]
     reset: OffsetReset
     stale_after_seconds: float
+    group_type: GroupType = "consumer"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,9 +63,11 @@ class LagCollector:
     counts: dict[str, int] = field(default_factory=dict)  # partitions per topic
     starts: dict[tuple[str, int], int] = field(default_factory=dict)  # log start per partition
     metadata_at: float = float("-inf")
+    share_problem: str = ""  # why the last collection has no reports for share groups ("" when it has)
 
     async def collect(self, reader: GroupReader, apps: Sequence[AppQuery],
                       now: float | None = None) -> dict[tuple[str, str], GroupReport]:
+        """A report per app; share apps are left out when their reads failed (``share_problem`` says why)."""
         now = time.time() if now is None else now
         topics = sorted({t for app in apps for t in app.topics})
         refresh = now - self.metadata_at >= METADATA_REFRESH_SECONDS
@@ -82,16 +88,33 @@ class LagCollector:
             self.counts = {t: self.counts[t] for t in topics if t in self.counts}
             self.starts = {key: self.starts[key] for key in partitions if key in self.starts}
             self.histories = {key: self.histories[key] for key in partitions if key in self.histories}
-        groups = sorted({app.group for app in apps})
-        states = await reader.describe_groups(groups)
-        committed = await reader.committed_offsets(groups)
+        groups = sorted({app.group for app in apps if app.group_type == "consumer"})
+        states = await reader.describe_groups(groups) if groups else {}
+        committed = await reader.committed_offsets(groups) if groups else {}
+        share_topics: dict[str, dict[str, int]] = {}
+        for app in apps:
+            if app.group_type == "share":
+                share_topics.setdefault(app.group, {}).update({t: counts[t] for t in app.topics if counts[t]})
+        share_states, shared, self.share_problem = {}, {}, ""
+        if share_topics:
+            try:
+                share_states = await reader.describe_share_groups(sorted(share_topics))
+                with_partitions = {group: topics for group, topics in share_topics.items() if topics}
+                shared = await reader.share_group_offsets(with_partitions) if with_partitions else {}
+            except (KafkaUnavailable, KafkaRejected) as error:
+                # Only the share apps go without a report (e.g. a broker older than Kafka 4.2): classic
+                # groups on the same cluster still scale.
+                self.share_problem = f"share groups: {error}"
         histories = self.histories
         for key, end in ends.items():
             history = histories.get(key)
             if history is None:
                 history = histories[key] = OffsetHistory()
             history.record(end, now)
-        return {app.key: self._report(app, counts, ends, states, committed.get(app.group, {}), now) for app in apps}
+        return {app.key: self._report(app, counts, ends, states, committed.get(app.group, {}), now)
+                if app.group_type == "consumer" else
+                self._share_report(app, counts, ends, share_states, shared.get(app.group, {}), now)
+                for app in apps if app.group_type == "consumer" or not self.share_problem}
 
     def _report(self, app: AppQuery, counts: Mapping[str, int], ends: Mapping[tuple[str, int], int],
                 states: Mapping[str, tuple[str, int]], committed: Mapping[tuple[str, int], int],
@@ -121,6 +144,34 @@ class LagCollector:
         state, members = states.get(app.group, ("Unknown", 0))
         snapshot = GroupSnapshot(total_lag=sum(lags.values()), lag_seconds=seconds,
                                  partitions=sum(counts.get(t, 0) for t in app.topics), stale=stale)
+        missing = tuple(t for t in app.topics if not counts.get(t))
+        return GroupReport(snapshot=snapshot, state=state, members=members, per_partition=lags, missing_topics=missing)
+
+    def _share_report(self, app: AppQuery, counts: Mapping[str, int], ends: Mapping[tuple[str, int], int],
+                      states: Mapping[str, tuple[str, int]], offsets: Mapping[tuple[str, int], SharePartitionOffsets],
+                      now: float) -> GroupReport:
+        """A share group's backlog: the broker's lag per partition (records not yet acknowledged);
+        a partition the group never read counts by the app's offset-reset rule, as a classic group's
+        partition without a commit does. Its time lag is the age of the oldest record not yet
+        acknowledged (the share-partition start offset, on the same log-end history). The stale rule is
+        a classic-group rule (offsets a classic group can never commit) and is not applied here."""
+        lags: dict[tuple[str, int], int] = {}
+        seconds = 0.0
+        for topic in app.topics:
+            for partition in range(counts.get(topic, 0)):
+                key = (topic, partition)
+                end = ends.get(key)
+                if end is None:
+                    continue
+                start, known = self.starts.get(key, 0), offsets.get(key)
+                lag = lags[key] = (lag_of(start, end, None, app.reset) if known is None
+                                   else max(0, known.lag))
+                if lag:
+                    position = None if known is None else known.start_offset
+                    seconds = max(seconds, seconds_behind(self.histories[key], start, position, now))
+        state, members = states.get(app.group, ("Unknown", 0))
+        snapshot = GroupSnapshot(total_lag=sum(lags.values()), lag_seconds=seconds,
+                                 partitions=sum(counts.get(t, 0) for t in app.topics))
         missing = tuple(t for t in app.topics if not counts.get(t))
         return GroupReport(snapshot=snapshot, state=state, members=members, per_partition=lags, missing_topics=missing)
 

@@ -136,6 +136,8 @@ def desired_deployment(*, name: str, namespace: str, uid: str, spec: ConsumerApp
     """The Deployment a ConsumerApp describes, connected to its cluster. With ``credentials.user: auto``
     the pods carry the version of the app user's password Secret: a new password rolls them."""
     extra = {"KAFKA_AUTO_OFFSET_RESET": spec.auto_offset_reset, **clients.env}
+    if spec.group_type == "share":  # only then: a classic app's pods are not rolled by a new variable
+        extra["KAFKA_GROUP_TYPE"] = "share"
     volumes, mounts = [], []
     if clients.ca_pem:
         extra["KAFKA_SSL_CA_LOCATION"] = f"{CA_DIRECTORY}/{CA_KEY}"

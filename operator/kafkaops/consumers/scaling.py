@@ -54,6 +54,7 @@ def lag_query(key: tuple[str, str], name: str, spec: ConsumerAppSpec) -> AppQuer
     """What the collector must read for one app. Lag that has not moved for a stabilization window
     (or three polls) counts as stale."""
     return AppQuery(key=key, group=spec.group(name), topics=spec.topics, reset=spec.auto_offset_reset,
+                    group_type=spec.group_type,
                     stale_after_seconds=max(spec.scaling.scale_down.stabilization_window_seconds,
                                             3 * spec.scaling.poll_interval_seconds))
 

@@ -3,11 +3,13 @@ repeats it for objects stored before a CRD upgrade)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kafkaops.consumers.autoscale import ScalingPolicy
+from kafkaops.types.groups import GroupType
 from kafkaops.types.specs import ClusterRef, check_topic_name, cluster_name, parse_spec
 
 
@@ -33,8 +35,8 @@ class Scaling(BaseModel):
             raise ValueError("scaling.minReplicas must not exceed scaling.maxReplicas")
         return self
 
-    def policy(self) -> ScalingPolicy:
-        return ScalingPolicy(min_replicas=self.min_replicas, max_replicas=self.max_replicas,
+    def policy(self, *, share_group: bool) -> ScalingPolicy:
+        return ScalingPolicy(share_group=share_group, min_replicas=self.min_replicas, max_replicas=self.max_replicas,
                              lag_threshold=self.lag_threshold, activation_lag_threshold=self.activation_lag_threshold,
                              max_lag_seconds=self.max_lag_seconds,
                              stabilization_window_seconds=self.scale_down.stabilization_window_seconds,
@@ -64,6 +66,7 @@ class ConsumerAppSpec(BaseModel):
     credentials_secret_ref: CredentialsSecretRef | None = Field(None, alias="credentialsSecretRef")
     credentials: AppCredentials | None = None
     group_id: str | None = Field(None, alias="groupId", min_length=1, max_length=255)
+    group_type: GroupType = Field("consumer", alias="groupType")
     topics: tuple[str, ...] = Field(min_length=1)
     auto_offset_reset: Literal["earliest", "latest"] = Field("latest", alias="autoOffsetReset")
     template: dict[str, Any]
@@ -87,9 +90,26 @@ class ConsumerAppSpec(BaseModel):
     def group(self, resource_name: str) -> str:
         return self.group_id or resource_name
 
+    def policy(self) -> ScalingPolicy:
+        return self.scaling.policy(share_group=self.group_type == "share")
+
     @property
     def cluster(self) -> str:
         return cluster_name(self.cluster_ref)
+
+
+def share_group_config(spec: ConsumerAppSpec) -> dict[str, str]:
+    """The group config the operator keeps on a share app's group: where a new share group starts is
+    the broker-side ``share.auto.offset.reset`` (a share consumer cannot choose it), so the spec's
+    ``autoOffsetReset`` is written there, both values, else ``earliest`` would only be how the operator
+    counts unread partitions. Nothing for a classic group: its consumers read ``KAFKA_AUTO_OFFSET_RESET``."""
+    return {"share.auto.offset.reset": spec.auto_offset_reset} if spec.group_type == "share" else {}
+
+
+def group_config_due(desired: Mapping[str, str], applied: Mapping[str, str] | None) -> bool:
+    """Whether the group config must be written: it differs from what status says was last written
+    (``status.shareGroupConfig``), so a refusal or an outage is retried until it lands."""
+    return bool(desired) and dict(desired) != dict(applied or {})
 
 
 def parse_consumer_spec(spec: Any) -> ConsumerAppSpec:

@@ -34,7 +34,7 @@ from kafkaops.consumers.deployment import (
     desired_deployment,
     needs_apply,
 )
-from kafkaops.consumers.spec import ConsumerAppSpec, parse_consumer_spec
+from kafkaops.consumers.spec import ConsumerAppSpec, group_config_due, parse_consumer_spec, share_group_config
 from kafkaops.handlers.clusters import ClusterRegistry
 from kafkaops.handlers.controller import Controller, Key, key_of, retried
 from kafkaops.handlers.tenancy import AccessPolicies, consumer_request
@@ -44,7 +44,7 @@ from kafkaops.kube.events import post_event
 from kafkaops.metrics import RECONCILIATIONS
 from kafkaops.settings import Settings
 from kafkaops.tenancy.rules import consumer_violation
-from kafkaops.types.errors import ClusterNotReady, InvalidSpec
+from kafkaops.types.errors import ClusterNotReady, InvalidSpec, KafkaRejected, KafkaUnavailable
 from kafkaops.workqueue import StartupProgress
 
 PLURAL = "consumerapps"
@@ -193,7 +193,7 @@ class ConsumerController(Controller):
         if verdict is not None and new_generation:
             await post_event(body, type="Warning", reason="NoAccessPolicy", message=verdict.message)
         view = self.deployments.get(key)
-        policy = spec.scaling.policy()
+        policy = spec.policy()
         # The replica count is the scaler's: carried over as it is, only kept within the spec's bounds.
         replicas = max(policy.min_replicas, min(view.replicas if view else policy.min_replicas, policy.max_replicas))
         try:
@@ -213,6 +213,14 @@ class ConsumerController(Controller):
                                           f"{user['metadata']['name']} ({why.get('reason', 'not reconciled yet')}: "
                                           f"{why.get('message', '')}); the Deployment is applied once it is Ready")
                 return
+        group_config, applied_config = share_group_config(spec), status.get("shareGroupConfig")
+        config_pending = False
+        if group_config_due(group_config, applied_config):  # before the Deployment: a first fetch starts the group
+            if await self.set_group_config(body, spec.cluster, spec.group(meta["name"]), group_config,
+                                           announce=new_generation):
+                applied_config = group_config
+            else:
+                config_pending = True
         manifest = desired_deployment(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"], spec=spec,
                                       replicas=replicas, clients=clients, credentials_version=credentials_version)
         if needs_apply(view, manifest) or (view is not None and view.replicas != replicas):
@@ -235,13 +243,38 @@ class ConsumerController(Controller):
                      "restored" if view is not None and not new_generation else "applied", replicas,
                      extra={"consumerapp": key[1], "namespace": key[0], "reason": "DeploymentApplied"})
         previous = ready_condition(status).get("reason")
-        if new_generation or previous in APPLY_FAILURES or previous is None:
+        if new_generation or previous in APPLY_FAILURES or previous is None or \
+                applied_config != status.get("shareGroupConfig"):
             await self.write_status(key, body, {
                 "observedGeneration": generation, "groupId": spec.group(meta["name"]),
+                "groupType": spec.group_type, **({"shareGroupConfig": applied_config} if applied_config else {}),
                 "conditions": set_condition(conditions, type_="Ready", status=True, reason="DeploymentApplied",
                                             message=f"Deployment {meta['name']} applied with {replicas} replicas",
                                             generation=generation)})
+        if config_pending:
+            self.queue.add_rate_limited(key)
         RECONCILIATIONS.labels("ConsumerApp", "ok").inc()
+
+    async def set_group_config(self, body: dict[str, Any], cluster: str, group: str, config: Mapping[str, str],
+                               *, announce: bool) -> bool:
+        """True once written. A refusal (no AlterConfigs right on the group, a broker without share
+        groups) or an unreachable broker is retried with backoff and announced as a Warning Event once
+        per spec generation; the Deployment is applied all the same (a Kafka outage must not hold up a
+        rollout)."""
+        try:
+            await self.clusters.admin(cluster).set_group_config(group, config)
+        except (ClusterNotReady, KafkaUnavailable, KafkaRejected) as error:
+            settings = ", ".join(f"{key}={value}" for key, value in config.items())
+            log.warning("ConsumerApp %s/%s: could not set %s on share group %s: %s; retrying",
+                        body["metadata"]["namespace"], body["metadata"]["name"], settings, group, error)
+            if announce:
+                await post_event(body, type="Warning", reason="GroupConfigNotSet",
+                                 message=f"could not set {settings} on share group {group}: {error}; retrying "
+                                         "with backoff (or set it with kafka-configs.sh --entity-type groups)")
+            return False
+        log.info("ConsumerApp %s/%s: share group %s configured: %s", body["metadata"]["namespace"],
+                 body["metadata"]["name"], group, dict(config))
+        return True
 
     async def report_failure(self, key: Key, body: dict[str, Any], reason: str, message: str) -> None:
         status = body.get("status") or {}

@@ -89,7 +89,8 @@ async def collect(clusters: ClusterRegistry, cluster: str, apps: list[App], stat
     collector = state.collectors.setdefault(cluster, LagCollector())
     try:
         with LAG_COLLECTION_SECONDS.time():
-            return Collected(await asyncio.wait_for(collector.collect(admin, queries, now), timeout))
+            reports = await asyncio.wait_for(collector.collect(admin, queries, now), timeout)
+            return Collected(reports, collector.share_problem)  # the problem of apps without a report
     except (KafkaUnavailable, KafkaRejected, TimeoutError) as error:
         problem = str(error) or f"no answer within {timeout:g}s"
         log.warning("lag collection on cluster %s failed, replicas of %d ConsumerApps left as they are: %s",
@@ -132,14 +133,14 @@ async def scale_app(controller: ConsumerController, key: Key, spec: ConsumerAppS
         deployment = controller.deployments.get(key)
         if body is None or deployment is None or not handled(body) or held(body):
             return  # gone, not created yet (or being re-created), a new spec the worker has not applied, or held
-        report = collected.reports[key] if collected.reports is not None else None
+        report = collected.reports.get(key) if collected.reports is not None else None
         group = spec.group(key[1])
         # An app seen for the first time (after a restart too) has the status the last poll wrote: its lag
         # figures are only due again after the usual interval, decisions and conditions at once.
         last_written = state.status_written.setdefault(key, now)
         outcome = decide_scaling(ScalingInputs(
             group=group, generation=body["metadata"].get("generation"), status=body.get("status") or {},
-            deployment=deployment, policy=spec.scaling.policy(), report=report, problem=collected.problem,
+            deployment=deployment, policy=spec.policy(), report=report, problem=collected.problem,
             problem_reason=collected.reason,
             stabilizer=state.stabilizers.setdefault(key, Stabilizer.starting_at(deployment.replicas, now)),
             now=now, timestamp=utc_now(), last_status_write=last_written))
@@ -147,7 +148,7 @@ async def scale_app(controller: ConsumerController, key: Key, spec: ConsumerAppS
             *key, group, replicas=deployment.status_replicas,
             desired_replicas=outcome.desired_replicas, lag=report.per_partition if report else {},
             lag_seconds=report.snapshot.lag_seconds if report else None, members=report.members if report else None,
-            cluster=spec.cluster)
+            cluster=spec.cluster, group_type=spec.group_type)
         await carry_out(controller, key, body, outcome, deployment.replicas,
                         report.snapshot.total_lag if report else None)
         if outcome.status_changes:

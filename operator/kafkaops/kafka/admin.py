@@ -34,6 +34,7 @@ from kafkaops.kafka.errors import translate
 from kafkaops.kafka.fallback_admin import FallbackAdmin
 from kafkaops.metrics import admin_request
 from kafkaops.types.errors import KafkaRejected, KafkaUnavailable, TopicMissing
+from kafkaops.types.groups import SharePartitionOffsets
 from kafkaops.types.topics import ConfigChange, ObservedTopic, TopicCreation
 
 # A KRaft controller accepts at most this many metadata records in one request.
@@ -216,6 +217,25 @@ class KafkaAdmin:
     async def committed_offsets(self, groups: Sequence[str]) -> dict[str, dict[tuple[str, int], int]]:
         """Committed offsets of every group, batched per coordinator (see ``fallback_admin``)."""
         return await self._fallback.committed(groups)
+
+    async def describe_share_groups(self, groups: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """(state, member count) of every share group, one request per coordinator (see ``share_groups``)."""
+        return await self._fallback.share_states(groups)
+
+    async def share_group_offsets(self, groups: Mapping[str, Mapping[str, int]]
+                                  ) -> dict[str, dict[tuple[str, int], SharePartitionOffsets]]:
+        """Share-partition start offset and lag of every share group on its topics (see ``share_groups``)."""
+        return await self._fallback.share_offsets(groups)
+
+    async def set_group_config(self, group: str, config: Mapping[str, str]) -> None:
+        """Set group configs (e.g. ``share.auto.offset.reset``) like ``kafka-configs.sh --entity-type
+        groups``: one IncrementalAlterConfigs on the GROUP resource; other keys of the group are kept."""
+        resource = ConfigResource(ResourceType.GROUP, group, incremental_configs=[
+            ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET) for key, value in config.items()])
+        with admin_request("incremental_alter_configs", 1):
+            (answer,) = await self._request(self._client.incremental_alter_configs, [resource], [resource])
+        if isinstance(answer, BaseException):
+            raise answer
 
     # ---- replication factor: partition reassignment (kafka-python; confluent-kafka has none) --
 

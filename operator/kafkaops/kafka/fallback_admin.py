@@ -13,6 +13,10 @@ Group states for the same reason: librdkafka's DescribeConsumerGroups sends a co
 per group, and when one of them times out it aborts the process (``rd_kafka_enq_once_del_source_return:
 Assertion `eonce->refcnt > 0' failed``, librdkafka issue 4605): the operator died so on its first
 collection of 5,000 groups on a busy broker. kafka-python sends one DescribeGroups per coordinator.
+
+Share groups (KIP-932) the same way, one ShareGroupDescribe and one DescribeShareGroupOffsets per
+coordinator, with requests written here on kafka-python's protocol layer (``share_groups``): no
+Python client has them yet.
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 from kafka.errors import KafkaError as PyKafkaError
 from kafka.structs import TopicPartition as PyTopicPartition
 
+from kafkaops.kafka import share_groups
 from kafkaops.metrics import admin_request
 from kafkaops.types.errors import KafkaRejected, KafkaUnavailable
+from kafkaops.types.groups import SharePartitionOffsets
 
 # kafka-python logs its whole configuration (SASL password included) at DEBUG.
 logging.getLogger("kafka").setLevel(logging.WARNING)
@@ -134,6 +140,36 @@ class FallbackAdmin:
         answer = self._run("committed offsets", lambda client: client.list_group_offsets(groups))
         return {group: {(tp.topic, tp.partition): meta.offset for tp, meta in answer.get(group, {}).items()
                         if meta.offset >= 0} for group in groups}
+
+    async def share_states(self, groups: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """(state, member count) of every share group, one ShareGroupDescribe per coordinator; a group
+        the broker does not know is ("Dead", 0)."""
+        if not groups:
+            return {}
+        with admin_request("describe_share_groups", len(groups)):
+            return await asyncio.to_thread(self._share, "share group states",
+                                           lambda client: share_groups.describe(client, list(groups)))
+
+    async def share_offsets(self, groups: Mapping[str, Mapping[str, int]]
+                            ) -> dict[str, dict[tuple[str, int], SharePartitionOffsets]]:
+        """Start offset and lag (KIP-1226) per partition of every share group on its topics (topic ->
+        partition count), one DescribeShareGroupOffsets per coordinator; partitions the group never
+        read are left out."""
+        if not groups:
+            return {}
+        with admin_request("describe_share_group_offsets", len(groups)):
+            return await asyncio.to_thread(self._share, "share group offsets",
+                                           lambda client: share_groups.offsets(client, groups))
+
+    def _share(self, what: str, call: Callable[[KafkaAdminClient], T]) -> T:
+        try:
+            return self._run(what, call)
+        except share_groups.ShareGroupError as error:
+            if error.retriable:  # a coordinator moved or is loading: find it afresh next cycle
+                with self._lock:
+                    self._reset()
+                raise KafkaUnavailable(f"{what}: {error}") from error
+            raise KafkaRejected("ShareGroupError", str(error)) from error
 
     async def reassign(self, topic: str, assignment: Mapping[int, Sequence[int]]) -> None:
         """Start moving the partitions of ``topic`` to these replica lists (Kafka finishes in the

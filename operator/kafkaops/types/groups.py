@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Literal, NamedTuple, Protocol
+
+GroupType = Literal["consumer", "share"]
+
+
+class SharePartitionOffsets(NamedTuple):
+    """A share group's view of one partition (DescribeShareGroupOffsets): the share-partition start
+    offset (the oldest record not yet acknowledged) and the broker's lag (KIP-1226: records not yet
+    acknowledged, in flight or not)."""
+
+    start_offset: int
+    lag: int
 
 
 class GroupReader(Protocol):
@@ -11,3 +22,6 @@ class GroupReader(Protocol):
     async def log_offsets(self, partitions: Sequence[tuple[str, int]], spec: str) -> dict[tuple[str, int], int]: ...
     async def describe_groups(self, groups: Sequence[str]) -> dict[str, tuple[str, int]]: ...
     async def committed_offsets(self, groups: Sequence[str]) -> dict[str, dict[tuple[str, int], int]]: ...
+    async def describe_share_groups(self, groups: Sequence[str]) -> dict[str, tuple[str, int]]: ...
+    async def share_group_offsets(self, groups: Mapping[str, Mapping[str, int]]
+                                  ) -> dict[str, dict[tuple[str, int], SharePartitionOffsets]]: ...
