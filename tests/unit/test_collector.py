@@ -95,3 +95,14 @@ def test_topics_the_broker_does_not_have_are_named():
     table.start[("no-such-topic", 0)], table.end[("no-such-topic", 0)] = 0, 3
     report = asyncio.run(collector.collect(table, [app], now=1001.0))[app.key]
     assert report.missing_topics == () and report.snapshot.partitions == 3
+
+
+def test_the_report_says_when_the_groups_offsets_last_moved():
+    table, collector = OffsetTable(), LagCollector()
+    assert asyncio.run(collector.collect(table, [APP], now=1000.0))[APP.key].moved_at == 1000.0  # first seen
+    assert asyncio.run(collector.collect(table, [APP], now=1015.0))[APP.key].moved_at == 1000.0  # nothing moved
+    table.end[("orders", 1)] = 60  # produced
+    assert asyncio.run(collector.collect(table, [APP], now=1030.0))[APP.key].moved_at == 1030.0
+    table.committed["g"][("orders", 0)] = 45  # consumed
+    assert asyncio.run(collector.collect(table, [APP], now=1045.0))[APP.key].moved_at == 1045.0
+    assert asyncio.run(collector.collect(table, [APP], now=1060.0))[APP.key].moved_at == 1045.0

@@ -42,6 +42,7 @@ class GroupReport:
     members: int
     per_partition: Mapping[tuple[str, int], int]  # lag per partition (for the metrics)
     missing_topics: tuple[str, ...] = ()  # topics of the app the broker does not have
+    moved_at: float = 0.0  # when the group's log ends or committed offsets last moved (first seen: then)
 
 
 @dataclass
@@ -122,7 +123,8 @@ class LagCollector:
         snapshot = GroupSnapshot(total_lag=sum(lags.values()), lag_seconds=seconds,
                                  partitions=sum(counts.get(t, 0) for t in app.topics), stale=stale)
         missing = tuple(t for t in app.topics if not counts.get(t))
-        return GroupReport(snapshot=snapshot, state=state, members=members, per_partition=lags, missing_topics=missing)
+        return GroupReport(snapshot=snapshot, state=state, members=members, per_partition=lags, missing_topics=missing,
+                           moved_at=progress.since)
 
     def forget(self, key: tuple[str, str]) -> None:
         self.progress.pop(key, None)
