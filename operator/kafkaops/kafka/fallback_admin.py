@@ -1,5 +1,6 @@
-"""What confluent-kafka cannot do (well), through kafka-python's admin client: committed offsets
-and states of many consumer groups, and partition reassignment (replication-factor changes).
+"""What confluent-kafka cannot do (well), through kafka-python's admin client: log offsets of many
+partitions and committed offsets and states of many consumer groups (the first two with the requests
+of ``kafka.offsets``), and partition reassignment (replication-factor changes).
 
 Why committed offsets are not read with confluent-kafka: librdkafka's ListConsumerGroupOffsets dereferences a NULL
 consumer-group handle when a broker answers NOT_COORDINATOR (librdkafka issue 5040, still in
