@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from kafkaops.consumers.collector import METADATA_REFRESH_SECONDS, AppQuery, LagCollector
+from kafkaops.types.errors import TopicMissing
 
 pytestmark = pytest.mark.unit
 
@@ -106,3 +107,24 @@ def test_the_report_says_when_the_groups_offsets_last_moved():
     table.committed["g"][("orders", 0)] = 45  # consumed
     assert asyncio.run(collector.collect(table, [APP], now=1045.0))[APP.key].moved_at == 1045.0
     assert asyncio.run(collector.collect(table, [APP], now=1060.0))[APP.key].moved_at == 1045.0
+
+
+def test_a_topic_deleted_since_it_was_described_is_described_again_not_a_failed_cycle():
+    class Deleting(OffsetTable):
+        async def log_offsets(self, partitions, spec):
+            if any(topic not in self.partitions for topic, _ in partitions):
+                self.calls.append(f"log_offsets:{spec}:TopicMissing")
+                raise TopicMissing("unknown topic")
+            return await super().log_offsets(partitions, spec)
+
+    table, collector = Deleting(), LagCollector()
+    table.partitions["refunds"] = 1
+    table.start[("refunds", 0)], table.end[("refunds", 0)] = 0, 5
+    other = AppQuery(key=("ns", "refunds"), group="r", topics=("refunds",), reset="earliest", stale_after_seconds=300)
+    asyncio.run(collector.collect(table, [APP, other], now=1000.0))
+    del table.partitions["refunds"]  # deleted; the collector still knows it as 1 partition
+    table.calls.clear()
+    reports = asyncio.run(collector.collect(table, [APP, other], now=1001.0))
+    assert table.calls[:3] == ["log_offsets:latest:TopicMissing", "partition_counts", "log_offsets:latest"]
+    assert reports[other.key].missing_topics == ("refunds",)
+    assert reports[APP.key].snapshot.total_lag == 100

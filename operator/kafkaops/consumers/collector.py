@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from kafkaops.consumers.autoscale import GroupSnapshot
 from kafkaops.consumers.lag import OffsetHistory, OffsetReset, lag_of, seconds_behind
+from kafkaops.types.errors import TopicMissing
 from kafkaops.types.groups import GroupReader
 
 # A partition whose lag stays at most this, with nothing produced or consumed for the stale
@@ -72,7 +73,15 @@ class LagCollector:
             self.counts.update(await reader.partition_counts(new_topics))
         counts = {t: self.counts.get(t, 0) for t in topics}
         partitions = [(t, p) for t in topics for p in range(counts[t])]
-        ends = await reader.log_offsets(partitions, "latest")
+        try:
+            ends = await reader.log_offsets(partitions, "latest")
+        except TopicMissing:
+            # A topic deleted (or re-created smaller) since it was described: describe them all again
+            # and ask once more, rather than fail every app's collection until the next refresh.
+            self.counts.update(await reader.partition_counts(topics))
+            counts = {t: self.counts.get(t, 0) for t in topics}
+            partitions = [(t, p) for t in topics for p in range(counts[t])]
+            ends = await reader.log_offsets(partitions, "latest")
         # A log end below the cached start: the topic was deleted and created again; ask anew.
         unknown_starts = partitions if refresh else [key for key in partitions
                                                      if key not in self.starts or ends[key] < self.starts[key]]
