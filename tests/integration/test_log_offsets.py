@@ -5,10 +5,11 @@ partitions, a topic deleted after its leaders were cached, and a broker that is 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from kafkaops.harness.kafka import KafkaCluster
@@ -30,6 +31,22 @@ def produce(bootstrap: str, topic: str, per_partition: dict[int, int]) -> None:
         for i in range(count):
             producer.produce(topic, value=b"x%d" % i, partition=partition)
     assert producer.flush(30) == 0
+
+
+def commit(bootstrap: str, group: str, offsets: list[TopicPartition]) -> None:
+    """As the group's consumers would; retried (bounded, a new consumer each time) while a fresh broker
+    loads or moves its group coordinator (librdkafka calls NOT_COORDINATOR on a commit final)."""
+    for attempt in range(100):
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+        try:
+            consumer.commit(offsets=offsets, asynchronous=False)
+            return
+        except KafkaException:
+            if attempt == 99:
+                raise
+            time.sleep(0.2)
+        finally:
+            consumer.close()
 
 
 def name(prefix: str) -> str:
@@ -120,9 +137,7 @@ def test_committed_offsets_of_many_groups_in_one_fetch(kafka: KafkaCluster):
     produce(bootstrap, topic, {0: 10, 1: 10, 2: 10})
     groups = [name("group") for _ in range(3)]
     for i, group in enumerate(groups[:2]):
-        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-        consumer.commit(offsets=[TopicPartition(topic, p, 2 + i + p) for p in range(3 - i)], asynchronous=False)
-        consumer.close()
+        commit(bootstrap, group, [TopicPartition(topic, p, 2 + i + p) for p in range(3 - i)])
 
     async def read():
         admin = KafkaAdmin({"bootstrap.servers": bootstrap})

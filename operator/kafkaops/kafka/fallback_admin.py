@@ -95,7 +95,7 @@ class FallbackAdmin:
         with admin_request("list_offsets", len(keys)):
             return await asyncio.to_thread(
                 self._run, "log offsets",
-                lambda client: client._manager.run(self._offsets.log_offsets, client._manager, keys, timestamp))
+                lambda client: self._offsets.log_offsets(client._manager, keys, timestamp))
 
     async def committed(self, groups: Sequence[str]) -> dict[str, Offsets]:
         """Committed offsets of every group ({} for a group that never committed). One OffsetFetch per
@@ -107,7 +107,7 @@ class FallbackAdmin:
         with admin_request("list_group_offsets", len(groups)):
             batched = await asyncio.to_thread(
                 self._run, "committed offsets",
-                lambda client: client._manager.run(committed_offsets, client, list(groups)))
+                lambda client: committed_offsets(client, list(groups)))
             if batched is None:  # brokers before OffsetFetch v8: kafka-python's per-group requests
                 try:
                     return await asyncio.to_thread(self._fetch, list(groups))

@@ -9,8 +9,8 @@ partition, and the former a metadata request (turned into dicts) per call. Here 
 leaders are cached, asked again (one metadata request) only for a partition not seen before or
 after an answer that says the leader moved, and then the request is sent once more.
 
-The coroutines run on kafka-python's I/O thread (``KafkaAdminClient._manager.run``); errors are
-the domain's: ``TopicMissing`` (unknown topic or partition), ``KafkaUnavailable`` (retriable:
+Only the sends and waits run on kafka-python's I/O thread (``KafkaAdminClient._manager.run``);
+errors are the domain's: ``TopicMissing`` (unknown topic or partition), ``KafkaUnavailable`` (retriable:
 no leader, coordinator loading or moved, broker gone), ``KafkaRejected`` (the rest).
 """
 
@@ -146,28 +146,36 @@ def read_offset_fetch(response: Any, committed: dict[str, Offsets], errors: dict
             committed[group.group_id] = offsets
 
 
-# ---- on kafka-python's I/O thread -----------------------------------------------------------
+# ---- sending: only the sends and the waits run on kafka-python's I/O thread ---------------------
+# Building requests and walking answers of 15,000 partitions takes long enough that kafka-python warns of
+# a task blocking its event loop; it is done in the calling thread instead, between ``manager.run`` calls.
+
+
+async def _exchange(manager: Any, requests: Sequence[tuple[int | None, Any]]) -> list[Any]:
+    """Send every request (to its node; None: any) at once, then wait for all the answers, in order."""
+    sent = [manager.send(request, node_id=node) for node, request in requests]
+    return [await future for future in sent]
 
 
 class OffsetReader:
-    """The partition leaders seen last (for ListOffsets), kept between collections."""
+    """The partition leaders seen last (for ListOffsets), kept between collections. Call from a worker
+    thread (``FallbackAdmin`` holds its lock), never from kafka-python's I/O thread."""
 
     def __init__(self) -> None:
         self.leaders: dict[Key, int] = {}
 
-    async def log_offsets(self, manager: Any, partitions: Sequence[Key], timestamp: int) -> Offsets:
+    def log_offsets(self, manager: Any, partitions: Sequence[Key], timestamp: int) -> Offsets:
         """``timestamp`` (LATEST or EARLIEST) offset of every partition: one ListOffsets per leader, all in
         flight together; the leaders asked again (once) when one is unknown or has moved."""
         for attempt in (1, 2):
             if attempt == 2 or any(key not in self.leaders for key in partitions):
-                await self._refresh(manager, partitions)
-            grouped = by_leader(partitions, self.leaders)
-            sent = [manager.send(list_offsets_request(topics, timestamp), node_id=leader)
-                    for leader, topics in grouped.items()]
+                self._refresh(manager, partitions)
+            requests = [(leader, list_offsets_request(topics, timestamp))
+                        for leader, topics in by_leader(partitions, self.leaders).items()]
             offsets: Offsets = {}
             errors: dict[Key, int] = {}
-            for future in sent:
-                read_list_offsets(await future, offsets, errors)
+            for response in manager.run(_exchange, manager, requests):
+                read_list_offsets(response, offsets, errors)
             if not errors:
                 return offsets
             if attempt == 1 and any(code in _LEADER_MOVED for code in errors.values()):
@@ -176,11 +184,12 @@ class OffsetReader:
             raise error_for(errors[key], f"log offsets of {key[0]}[{key[1]}]")
         raise AssertionError("unreachable")
 
-    async def _refresh(self, manager: Any, partitions: Sequence[Key]) -> None:
+    def _refresh(self, manager: Any, partitions: Sequence[Key]) -> None:
         """Leaders of the partitions' topics (one metadata request); the first unknown topic or
         partition, or partition without a leader, fails the call."""
         topics = list(dict.fromkeys(topic for topic, _ in partitions))
-        leaders, topic_errors, partition_errors = read_leaders(await manager.send(metadata_request(topics)))
+        (response,) = manager.run(_exchange, manager, [(None, metadata_request(topics))])
+        leaders, topic_errors, partition_errors = read_leaders(response)
         self.leaders = {key: node for key, node in self.leaders.items() if key[0] not in topic_errors} | leaders
         for topic, partition in partitions:
             if topic in topic_errors:
@@ -190,26 +199,30 @@ class OffsetReader:
             if (topic, partition) not in leaders:
                 raise error_for(UNKNOWN_TOPIC_OR_PARTITION, f"leader of {topic}[{partition}]")
         if any(manager.cluster.broker_metadata(node) is None for node in set(leaders.values())):
-            await manager.cluster.refresh_metadata()  # a broker this client has not met yet
+            manager.run(manager.cluster.refresh_metadata)  # a broker this client has not met yet
 
 
-async def committed_offsets(client: Any, groups: Sequence[str]) -> tuple[dict[str, Offsets], dict[str, int]] | None:
+async def _coordinators(client: Any, groups: Sequence[str]) -> dict[str, int]:
+    return await client._find_coordinator_ids(list(groups))
+
+
+def committed_offsets(client: Any, groups: Sequence[str]) -> tuple[dict[str, Offsets], dict[str, int]] | None:
     """(committed offsets per group, error code per group that failed) with one OffsetFetch per
     coordinator, all in flight together; None when the brokers cannot batch groups (OffsetFetch < v8).
-    A group whose coordinator moved or is not known is forgotten, so the next call looks it up again."""
+    A group whose coordinator moved or is not known is forgotten, so the next call looks it up again.
+    Call from a worker thread, like ``OffsetReader``."""
     manager = client._manager
     if manager.broker_version_data.api_version(OffsetFetchRequest) < _OFFSET_FETCH_BATCHED:
         return None
     by_coordinator: dict[int, list[str]] = {}
-    for group, node in (await client._find_coordinator_ids(list(groups))).items():
+    for group, node in manager.run(_coordinators, client, groups).items():
         by_coordinator.setdefault(node, []).append(group)
-    sent = [manager.send(offset_fetch_request(members), node_id=node) for node, members in by_coordinator.items()]
+    requests = [(node, offset_fetch_request(members)) for node, members in by_coordinator.items()]
     committed: dict[str, Offsets] = {}
     errors: dict[str, int] = {}
-    for future in sent:
-        read_offset_fetch(await future, committed, errors)
-    moved = [group for group, code in errors.items() if code in (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE)]
-    for group in moved:
-        manager.cluster._coordinators.pop((CoordinatorType.GROUP, group), None)
+    for response in manager.run(_exchange, manager, requests):
+        read_offset_fetch(response, committed, errors)
+    for group, code in errors.items():
+        if code in (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE):
+            manager.cluster._coordinators.pop((CoordinatorType.GROUP, group), None)
     return committed, errors
-
