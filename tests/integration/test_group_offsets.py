@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from kafkaops.harness.kafka import KafkaCluster
 from kafkaops.kafka.admin import KafkaAdmin
@@ -24,9 +25,19 @@ def produce(bootstrap: str, topic: str, per_partition: dict[int, int]) -> None:
 
 
 def commit(bootstrap: str, group: str, offsets: dict[tuple[str, int], int]) -> None:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=False)
-    consumer.close()
+    """Retried (bounded, a new consumer each time) while a fresh broker loads or moves its group coordinator:
+    librdkafka fails such a commit with NOT_COORDINATOR rather than retrying it."""
+    for attempt in range(100):
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+        try:
+            consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=False)
+            return
+        except KafkaException:
+            if attempt == 99:
+                raise
+            time.sleep(0.2)
+        finally:
+            consumer.close()
 
 
 def test_log_offsets_commits_and_group_state_in_one_pass(kafka: KafkaCluster):
