@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -179,9 +180,15 @@ def requests_by_operation(sample: dict[tuple[str, tuple[tuple[str, str], ...]], 
             if name == "kafkaops_admin_request_duration_seconds_count"}
 
 
-def operator_cycles(url: str, cycles: int, pid: int, timeout: float) -> list[tuple[float, dict[str, float], float]]:
-    """(cycle seconds, admin requests by operation, operator CPU seconds) of the next ``cycles``
-    collections, each read as the step of the lag-collection histogram's count."""
+Cycle = tuple[float, dict[str, float], float, float]  # seconds, requests by operation, CPU seconds, status writes
+
+
+def operator_cycles(url: str, cycles: int, pid: int, timeout: float,
+                    status_writes: Callable[[], int] | None = None) -> list[Cycle]:
+    """(cycle seconds, admin requests by operation, operator CPU seconds, ConsumerApp status writes)
+    of the next ``cycles`` collections, each read as the step of the lag-collection histogram's count.
+    The writes of a cycle are those counted between its step and the previous one (``status_writes``
+    reads the API server's counter; without it they are 0)."""
     key_count = ("kafkaops_lag_collection_duration_seconds_count", ())
     key_sum = ("kafkaops_lag_collection_duration_seconds_sum", ())
     # Only the families read here: a whole scrape every 0.5 s (60,000 lag series at 5,000 apps) would
@@ -190,7 +197,8 @@ def operator_cycles(url: str, cycles: int, pid: int, timeout: float) -> list[tup
                                                         "kafkaops_admin_request_duration_seconds_count"))
     before = scrape(url)
     cpu = cpu_seconds(pid)
-    results = []
+    written = status_writes() if status_writes else 0
+    results: list[Cycle] = []
     deadline = time.monotonic() + timeout
     while len(results) < cycles and time.monotonic() < deadline:
         time.sleep(0.5)  # the histogram's sum is exact however seldom it is read; a scrape costs the operator
@@ -201,8 +209,10 @@ def operator_cycles(url: str, cycles: int, pid: int, timeout: float) -> list[tup
         old, new = requests_by_operation(before), requests_by_operation(now)
         requests = {op: (new[op] - old.get(op, 0)) / steps for op in new if new[op] != old.get(op, 0)}
         cycle_cpu = cpu_seconds(pid)
-        results.append(((now[key_sum] - before.get(key_sum, 0)) / steps, requests, (cycle_cpu - cpu) / steps))
-        before, cpu = now, cycle_cpu
+        cycle_written = status_writes() if status_writes else 0
+        results.append(((now[key_sum] - before.get(key_sum, 0)) / steps, requests, (cycle_cpu - cpu) / steps,
+                        (cycle_written - written) / steps))
+        before, cpu, written = now, cycle_cpu, cycle_written
     return results
 
 
@@ -327,6 +337,9 @@ def main() -> int:
     parser.add_argument("--cycles", type=int, default=10, help="collection cycles measured on each side")
     parser.add_argument("--poll", type=int, default=5, help="the apps' pollIntervalSeconds")
     parser.add_argument("--lag-granularity", choices=["partition", "topic"], default="partition")
+    parser.add_argument("--settled", type=int, default=0,
+                        help="then measure this many more cycles with nothing produced or committed, and print "
+                             "their status writes (per cycle) and CPU")
     parser.add_argument("--profile", type=Path, help="py-spy the operator over the measured cycles (raw stacks here)")
     parser.add_argument("--plot", type=Path, help="also draw one app's scale-up and scale-down to this PNG")
     args = parser.parse_args()
@@ -386,6 +399,13 @@ def main() -> int:
             status_writes = writes(kube.request_counts() - requests_before, ["consumerapps/status"])
             if profiler:
                 profiler.stop()
+
+            def status_counter() -> int:
+                return writes(kube.request_counts(), ["consumerapps/status"])
+
+            settled = operator_cycles(url, args.settled, operator.proc.pid,
+                                      timeout=60 + args.settled * args.poll * 3,
+                                      status_writes=status_counter) if args.settled else []
             scrape_times, series = scrape_cost(url)
             rss = peak_rss_mb(operator.proc.pid)
             if args.plot:
@@ -420,6 +440,11 @@ def main() -> int:
     print(f"operator peak RSS                             {rss:7.1f} MB")
     print(f"/metrics scrape, median                       {statistics.median(scrape_times):7.3f}s  "
           f"({series} series, {len(scrape_times)} scrapes)")
+    if settled:
+        print(f"settled cycles (nothing produced or committed since preparation), {len(settled)}:")
+        print("  status writes per cycle                     " + ", ".join(f"{c[3]:g}" for c in settled))
+        print(f"  cycle, median                               {statistics.median(c[0] for c in settled):7.3f}s")
+        print(f"  operator CPU per cycle, median              {statistics.median(c[2] for c in settled):7.3f}s")
     if args.profile:
         print(report(args.profile))
     return 0

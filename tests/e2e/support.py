@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 from kubernetes import client
 
@@ -31,26 +30,6 @@ def kubectl(*args: str, input_text: str | None = None, check: bool = True) -> su
     if check and result.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
     return result
-
-
-def commit_offsets(config: dict[str, str], group: str, offsets: list[TopicPartition], timeout: float = 60) -> None:
-    """Commit as ``group``. The first commit on a fresh broker may meet a coordinator that is still
-    loading the offsets topic (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS): retried, bounded."""
-    consumer = Consumer({**config, "group.id": group, "enable.auto.commit": False})
-
-    def committed() -> bool:
-        try:
-            consumer.commit(offsets=offsets, asynchronous=False)
-        except KafkaException as error:
-            if error.args[0].code() not in (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS):
-                raise
-            return False
-        return True
-
-    try:
-        eventually(committed, timeout=timeout, interval=0.5, what=f"offsets of group {group} committed")
-    finally:
-        consumer.close()
 
 
 def deployment_or_none(apps: client.AppsV1Api, namespace: str, name: str) -> Any:

@@ -9,9 +9,9 @@ import pytest
 from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
 from kubernetes import client
-from support import commit_offsets
 
 from helpers import eventually
+from kafka_clients import commit_offsets
 
 pytestmark = pytest.mark.e2e
 

@@ -13,10 +13,11 @@ from clusters import GROUP, VERSION, cluster_ready, kafka_cluster, object_reason
 from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from kubernetes import client
-from support import commit_offsets, deployment_or_none, kubectl
+from support import deployment_or_none, kubectl
 
 from chart_render import RELEASE_NAMESPACE
 from helpers import eventually, ready_condition
+from kafka_clients import commit_offsets
 from kafkaops.harness.kafka import KafkaCluster
 from kafkaops.harness.tls import CertificateAuthority
 

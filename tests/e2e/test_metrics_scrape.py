@@ -9,9 +9,9 @@ import uuid
 import pytest
 from confluent_kafka import Producer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
-from support import commit_offsets
 
 from helpers import eventually
+from kafka_clients import commit_offsets
 
 pytestmark = pytest.mark.e2e
 

@@ -14,9 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from confluent_kafka.admin import AdminClient
-from support import GROUP, PLURAL, VERSION, Topics, commit_offsets
+from support import GROUP, PLURAL, VERSION, Topics
 
 from helpers import eventually, ready_condition
+from kafka_clients import commit_offsets
 
 pytestmark = pytest.mark.e2e
 

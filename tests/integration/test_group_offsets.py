@@ -6,27 +6,14 @@ import asyncio
 import uuid
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import TopicPartition
 
+from kafka_clients import commit_offsets, produce
 from kafkaops.harness.kafka import KafkaCluster
 from kafkaops.kafka.admin import KafkaAdmin
 from kafkaops.types.topics import TopicCreation
 
 pytestmark = pytest.mark.integration
-
-
-def produce(bootstrap: str, topic: str, per_partition: dict[int, int]) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
-    for partition, count in per_partition.items():
-        for i in range(count):
-            producer.produce(topic, value=b"x%d" % i, partition=partition)
-    assert producer.flush(30) == 0
-
-
-def commit(bootstrap: str, group: str, offsets: dict[tuple[str, int], int]) -> None:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=False)
-    consumer.close()
 
 
 def test_log_offsets_commits_and_group_state_in_one_pass(kafka: KafkaCluster):
@@ -38,7 +25,8 @@ def test_log_offsets_commits_and_group_state_in_one_pass(kafka: KafkaCluster):
 
     asyncio.run(create())
     produce(kafka.bootstrap_servers, topic, {0: 10, 1: 20, 2: 0})
-    commit(kafka.bootstrap_servers, group, {(topic, 0): 4, (topic, 1): 20})
+    commit_offsets({"bootstrap.servers": kafka.bootstrap_servers}, group,
+                   [TopicPartition(topic, 0, 4), TopicPartition(topic, 1, 20)])
 
     async def read():
         admin = KafkaAdmin({"bootstrap.servers": kafka.bootstrap_servers})

@@ -10,9 +10,10 @@ import uuid
 from collections import Counter
 
 import pytest
-from confluent_kafka import AcknowledgeType, Producer, ShareConsumer
+from confluent_kafka import AcknowledgeType, ShareConsumer
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 
+from kafka_clients import produce
 from kafkaops.harness.kafka import KafkaCluster
 from kafkaops.kafka.admin import KafkaAdmin
 from kafkaops.types.errors import KafkaRejected, KafkaUnavailable
@@ -23,14 +24,6 @@ pytestmark = pytest.mark.integration
 
 PRODUCED = {0: 50, 1: 30}
 ACCEPTED = 10  # fewer than any partition holds: whichever it came from keeps a backlog
-
-
-def produce(bootstrap: str, topic: str, per_partition: dict[int, int]) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
-    for partition, count in per_partition.items():
-        for i in range(count):
-            producer.produce(topic, value=b"x%d" % i, partition=partition)
-    assert producer.flush(30) == 0
 
 
 def read_from_earliest(bootstrap: str, group: str) -> None:

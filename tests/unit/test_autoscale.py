@@ -86,6 +86,22 @@ def test_lag_only_status_changes_wait_for_the_interval_and_a_real_move(status, c
     assert status_write_due(status, changes, last, now) is due
 
 
+@pytest.mark.parametrize(("status", "changes", "now", "due"), [
+    # Nothing produced or consumed since the last write: a standing backlog's growing lagSeconds waits
+    # for the hour, however far it grew.
+    ({"totalLag": 5, "lagSeconds": 300.0}, {"lagSeconds": 600.0}, 250.0, False),
+    ({"totalLag": 5, "lagSeconds": 300.0}, {"lagSeconds": 900.0}, 700.0, False),
+    ({"totalLag": 5, "lagSeconds": 300.0}, {"lagSeconds": 3600.0}, 3699.0, False),
+    ({"totalLag": 5, "lagSeconds": 300.0}, {"lagSeconds": 3700.0}, 3700.0, True),
+    # Decisions and conditions are written at once all the same.
+    ({"totalLag": 5, "lagSeconds": 300.0}, {"desiredReplicas": 2, "lagSeconds": 600.0}, 101.0, True),
+])
+def test_lag_only_changes_of_a_group_whose_offsets_did_not_move_wait_for_an_hour(status, changes, now, due):
+    from kafkaops.consumers.status import status_write_due
+
+    assert status_write_due(status, changes, 100.0, now, moved=False) is due
+
+
 def test_a_new_stabilizer_holds_the_running_replicas_for_one_window():
     """After a restart the stabilizer has no memory: a busy group must not drop at the first poll."""
     stabilizer = Stabilizer.starting_at(8, now=1000)

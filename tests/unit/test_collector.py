@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from kafkaops.consumers.collector import METADATA_REFRESH_SECONDS, AppQuery, LagCollector
-from kafkaops.types.errors import KafkaRejected
+from kafkaops.types.errors import KafkaRejected, TopicMissing
 from kafkaops.types.groups import SharePartitionOffsets
 
 pytestmark = pytest.mark.unit
@@ -182,3 +182,45 @@ def test_a_share_group_whose_topics_do_not_exist_is_described_but_not_asked_for_
     assert report.missing_topics == ("no-such-topic",) and report.snapshot.total_lag == 0
     assert "describe_share_groups:s" in table.calls
     assert not any(call.startswith("share_group_offsets") for call in table.calls)
+
+
+def test_the_report_says_when_the_groups_offsets_last_moved():
+    table, collector = OffsetTable(), LagCollector()
+    assert asyncio.run(collector.collect(table, [APP], now=1000.0))[APP.key].moved_at == 1000.0  # first seen
+    assert asyncio.run(collector.collect(table, [APP], now=1015.0))[APP.key].moved_at == 1000.0  # nothing moved
+    table.end[("orders", 1)] = 60  # produced
+    assert asyncio.run(collector.collect(table, [APP], now=1030.0))[APP.key].moved_at == 1030.0
+    table.committed["g"][("orders", 0)] = 45  # consumed
+    assert asyncio.run(collector.collect(table, [APP], now=1045.0))[APP.key].moved_at == 1045.0
+    assert asyncio.run(collector.collect(table, [APP], now=1060.0))[APP.key].moved_at == 1045.0
+
+
+def test_a_topic_deleted_since_it_was_described_is_described_again_not_a_failed_cycle():
+    class Deleting(OffsetTable):
+        async def log_offsets(self, partitions, spec):
+            if any(topic not in self.partitions for topic, _ in partitions):
+                self.calls.append(f"log_offsets:{spec}:TopicMissing")
+                raise TopicMissing("unknown topic")
+            return await super().log_offsets(partitions, spec)
+
+    table, collector = Deleting(), LagCollector()
+    table.partitions["refunds"] = 1
+    table.start[("refunds", 0)], table.end[("refunds", 0)] = 0, 5
+    other = AppQuery(key=("ns", "refunds"), group="r", topics=("refunds",), reset="earliest", stale_after_seconds=300)
+    asyncio.run(collector.collect(table, [APP, other], now=1000.0))
+    del table.partitions["refunds"]  # deleted; the collector still knows it as 1 partition
+    table.calls.clear()
+    reports = asyncio.run(collector.collect(table, [APP, other], now=1001.0))
+    assert table.calls[:3] == ["log_offsets:latest:TopicMissing", "partition_counts", "log_offsets:latest"]
+    assert reports[other.key].missing_topics == ("refunds",)
+    assert reports[APP.key].snapshot.total_lag == 100
+
+
+def test_a_share_report_says_when_the_share_groups_offsets_last_moved():
+    table, collector = OffsetTable(), LagCollector()
+    app = share_app("queue", "s")
+    table.shared["s"] = {("orders", 0): SharePartitionOffsets(30, 70)}
+    assert asyncio.run(collector.collect(table, [app], now=1000.0))[app.key].moved_at == 1000.0  # first seen
+    assert asyncio.run(collector.collect(table, [app], now=1015.0))[app.key].moved_at == 1000.0  # nothing moved
+    table.shared["s"] = {("orders", 0): SharePartitionOffsets(40, 60)}  # acknowledged
+    assert asyncio.run(collector.collect(table, [app], now=1030.0))[app.key].moved_at == 1030.0

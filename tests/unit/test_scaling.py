@@ -19,9 +19,11 @@ NOW = 10_000.0
 POLICY = ScalingPolicy(min_replicas=1, max_replicas=10, lag_threshold=100, stabilization_window_seconds=300)
 
 
-def report(lag: int, partitions: int = 12, missing: tuple[str, ...] = ()) -> GroupReport:
-    return GroupReport(snapshot=GroupSnapshot(total_lag=lag, lag_seconds=3.0, partitions=partitions),
-                       state="Stable", members=2, per_partition={("orders", 0): lag}, missing_topics=missing)
+def report(lag: int, partitions: int = 12, missing: tuple[str, ...] = (), lag_seconds: float = 3.0,
+           moved_at: float = NOW) -> GroupReport:
+    return GroupReport(snapshot=GroupSnapshot(total_lag=lag, lag_seconds=lag_seconds, partitions=partitions),
+                       state="Stable", members=2, per_partition={("orders", 0): lag}, missing_topics=missing,
+                       moved_at=moved_at)
 
 
 def condition(type_: str, status: str, reason: str) -> dict[str, Any]:
@@ -42,15 +44,19 @@ class Case:
     ready: tuple[str, str] | None = None  # (status, reason) of Ready in the written status
     scaling: str | None = None  # reason of Scaling in the written status
     written: frozenset[str] | None = None  # exactly these status fields written
+    lag_seconds: float = 3.0
+    moved_at: float = NOW  # when the group's offsets last moved
 
 
 def step(*, lag: int | None, current: int = 2, status: dict[str, Any] | None = None, missing: tuple[str, ...] = (),
-         history: tuple[tuple[float, int], ...] = (), last_write: float = NOW - 60):
+         history: tuple[tuple[float, int], ...] = (), last_write: float = NOW - 60, lag_seconds: float = 3.0,
+         moved_at: float = NOW):
     stabilizer = Stabilizer.starting_at(current, NOW - 500)
     stabilizer.history.extend(history)
     return decide_scaling(ScalingInputs(
         group="g", generation=1, status=status or {}, deployment=DeploymentView(current, 2, 2, "h", edited=False),
-        policy=POLICY, report=None if lag is None else report(lag, missing=missing), problem="broker down",
+        policy=POLICY, problem="broker down",
+        report=None if lag is None else report(lag, missing=missing, lag_seconds=lag_seconds, moved_at=moved_at),
         stabilizer=stabilizer, now=NOW, timestamp="2026-12-02T00:00:00Z", last_status_write=last_write))
 
 
@@ -75,6 +81,10 @@ CASES = [
          written=frozenset()),
     Case("only the lag moved, interval passed: written", lag=170, status=STEADY_STATUS, last_write=NOW - 20,
          written=frozenset({"totalLag"})),
+    Case("a standing backlog's lagSeconds grew by half, offsets moved: written", lag=150, status=STEADY_STATUS,
+         last_write=NOW - 20, lag_seconds=30.0, written=frozenset({"lagSeconds"})),
+    Case("lagSeconds grew by half, nothing produced or consumed since the last write: not written", lag=150,
+         status=STEADY_STATUS, last_write=NOW - 20, lag_seconds=30.0, moved_at=NOW - 30, written=frozenset()),
     Case("lag reached zero: written at once", lag=0, status=STEADY_STATUS, last_write=NOW - 5,
          written=frozenset({"totalLag"}), history=((NOW - 10, 2),)),
 ]
@@ -83,7 +93,8 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_scaling_step(case: Case) -> None:
     outcome = step(lag=case.lag, current=case.current, status=case.status, missing=case.missing,
-                   history=case.history, last_write=case.last_write)
+                   history=case.history, last_write=case.last_write, lag_seconds=case.lag_seconds,
+                   moved_at=case.moved_at)
     assert outcome.replicas == case.replicas
     assert tuple((e.type, e.reason) for e in outcome.events) == case.events
     written = outcome.status_changes

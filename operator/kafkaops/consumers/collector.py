@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from kafkaops.consumers.autoscale import GroupSnapshot
 from kafkaops.consumers.lag import OffsetHistory, OffsetReset, lag_of, seconds_behind
-from kafkaops.types.errors import KafkaRejected, KafkaUnavailable
+from kafkaops.types.errors import KafkaRejected, KafkaUnavailable, TopicMissing
 from kafkaops.types.groups import GroupReader, GroupType, SharePartitionOffsets
 
 # A partition whose lag stays at most this, with nothing produced or consumed for the stale
@@ -46,6 +46,7 @@ class GroupReport:
     members: int
     per_partition: Mapping[tuple[str, int], int]  # lag per partition (for the metrics)
     missing_topics: tuple[str, ...] = ()  # topics of the app the broker does not have
+    moved_at: float = 0.0  # when the group's log ends or committed offsets last moved (first seen: then)
 
 
 @dataclass
@@ -77,7 +78,15 @@ class LagCollector:
             self.counts.update(await reader.partition_counts(new_topics))
         counts = {t: self.counts.get(t, 0) for t in topics}
         partitions = [(t, p) for t in topics for p in range(counts[t])]
-        ends = await reader.log_offsets(partitions, "latest")
+        try:
+            ends = await reader.log_offsets(partitions, "latest")
+        except TopicMissing:
+            # A topic deleted (or re-created smaller) since it was described: describe them all again
+            # and ask once more, rather than fail every app's collection until the next refresh.
+            self.counts.update(await reader.partition_counts(topics))
+            counts = {t: self.counts.get(t, 0) for t in topics}
+            partitions = [(t, p) for t in topics for p in range(counts[t])]
+            ends = await reader.log_offsets(partitions, "latest")
         # A log end below the cached start: the topic was deleted and created again; ask anew.
         unknown_starts = partitions if refresh else [key for key in partitions
                                                      if key not in self.starts or ends[key] < self.starts[key]]
@@ -135,17 +144,15 @@ class LagCollector:
                 if lag:
                     seconds = max(seconds, seconds_behind(self.histories[key], start, position, now))
                 fingerprint += (end, -1 if position is None else position)
-        moved = tuple(fingerprint)
-        progress = self.progress.setdefault(app.key, _Progress(moved, now))
-        if progress.fingerprint != moved:
-            progress.fingerprint, progress.since = moved, now
+        moved_at = self._moved_at(app.key, tuple(fingerprint), now)
         stale = (bool(lags) and max(lags.values()) <= STALE_LAG_PER_PARTITION
-                 and now - progress.since >= app.stale_after_seconds)
+                 and now - moved_at >= app.stale_after_seconds)
         state, members = states.get(app.group, ("Unknown", 0))
         snapshot = GroupSnapshot(total_lag=sum(lags.values()), lag_seconds=seconds,
                                  partitions=sum(counts.get(t, 0) for t in app.topics), stale=stale)
         missing = tuple(t for t in app.topics if not counts.get(t))
-        return GroupReport(snapshot=snapshot, state=state, members=members, per_partition=lags, missing_topics=missing)
+        return GroupReport(snapshot=snapshot, state=state, members=members, per_partition=lags, missing_topics=missing,
+                           moved_at=moved_at)
 
     def _share_report(self, app: AppQuery, counts: Mapping[str, int], ends: Mapping[tuple[str, int], int],
                       states: Mapping[str, tuple[str, int]], offsets: Mapping[tuple[str, int], SharePartitionOffsets],
@@ -157,6 +164,7 @@ class LagCollector:
         a classic-group rule (offsets a classic group can never commit) and is not applied here."""
         lags: dict[tuple[str, int], int] = {}
         seconds = 0.0
+        fingerprint: list[int] = []
         for topic in app.topics:
             for partition in range(counts.get(topic, 0)):
                 key = (topic, partition)
@@ -166,14 +174,23 @@ class LagCollector:
                 start, known = self.starts.get(key, 0), offsets.get(key)
                 lag = lags[key] = (lag_of(start, end, None, app.reset) if known is None
                                    else max(0, known.lag))
+                position = None if known is None else known.start_offset
                 if lag:
-                    position = None if known is None else known.start_offset
                     seconds = max(seconds, seconds_behind(self.histories[key], start, position, now))
+                fingerprint += (end, -1 if position is None else position, lag)
         state, members = states.get(app.group, ("Unknown", 0))
         snapshot = GroupSnapshot(total_lag=sum(lags.values()), lag_seconds=seconds,
                                  partitions=sum(counts.get(t, 0) for t in app.topics))
         missing = tuple(t for t in app.topics if not counts.get(t))
-        return GroupReport(snapshot=snapshot, state=state, members=members, per_partition=lags, missing_topics=missing)
+        return GroupReport(snapshot=snapshot, state=state, members=members, per_partition=lags, missing_topics=missing,
+                           moved_at=self._moved_at(app.key, tuple(fingerprint), now))
+
+    def _moved_at(self, key: tuple[str, str], fingerprint: tuple[int, ...], now: float) -> float:
+        """When the app's log ends or group offsets last changed (first seen: now)."""
+        progress = self.progress.setdefault(key, _Progress(fingerprint, now))
+        if progress.fingerprint != fingerprint:
+            progress.fingerprint, progress.since = fingerprint, now
+        return progress.since
 
     def forget(self, key: tuple[str, str]) -> None:
         self.progress.pop(key, None)

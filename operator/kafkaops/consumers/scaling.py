@@ -108,6 +108,7 @@ def decide_scaling(inputs: ScalingInputs) -> ScalingOutcome:
 
 def _due_changes(inputs: ScalingInputs, new: Mapping[str, Any]) -> dict[str, Any]:
     changes = changed_fields(inputs.status, new)
-    if changes and status_write_due(inputs.status, changes, inputs.last_status_write, inputs.now):
+    moved = inputs.report is None or inputs.report.moved_at > inputs.last_status_write
+    if changes and status_write_due(inputs.status, changes, inputs.last_status_write, inputs.now, moved):
         return changes
     return {}

@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from confluent_kafka import KafkaException, TopicCollection, TopicPartition
+from confluent_kafka import KafkaException, TopicCollection
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
@@ -25,7 +25,6 @@ from confluent_kafka.admin import (
     ConfigSource,
     NewPartitions,
     NewTopic,
-    OffsetSpec,
     ResourceType,
 )
 
@@ -193,22 +192,10 @@ class KafkaAdmin:
         return counts
 
     async def log_offsets(self, partitions: Sequence[tuple[str, int]], spec: str) -> dict[tuple[str, int], int]:
-        """The ``"earliest"`` (log start) or ``"latest"`` (log end) offset of every partition, in one
-        list_offsets request for all of them."""
-        if not partitions:
-            return {}
-        keys = [TopicPartition(t, p) for t, p in partitions]
-        offset_spec = OffsetSpec.earliest() if spec == "earliest" else OffsetSpec.latest()
-        with admin_request("list_offsets", len(keys)):
-            futures = self._call(self._client.list_offsets, dict.fromkeys(keys, offset_spec),
-                                 request_timeout=self._timeout)
-            outcomes = await _settle(futures, keys)
-        result = {}
-        for key, outcome in zip(partitions, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                raise outcome
-            result[key] = outcome.offset
-        return result
+        """The ``"earliest"`` (log start) or ``"latest"`` (log end) offset of every partition: one
+        ListOffsets per partition leader, through kafka-python (``kafka.offsets``: confluent-kafka's
+        list_offsets makes a Python future per partition)."""
+        return await self._fallback.log_offsets(partitions, spec)
 
     async def describe_groups(self, groups: Sequence[str]) -> dict[str, tuple[str, int]]:
         """(state, member count) of every group, one DescribeGroups per coordinator (see ``fallback_admin``)."""

@@ -1,5 +1,6 @@
-"""What confluent-kafka cannot do (well), through kafka-python's admin client: committed offsets
-and states of many consumer groups, and partition reassignment (replication-factor changes).
+"""What confluent-kafka cannot do (well), through kafka-python's admin client: log offsets of many
+partitions and committed offsets and states of many consumer groups (the first two with the requests
+of ``kafka.offsets``), and partition reassignment (replication-factor changes).
 
 Why committed offsets are not read with confluent-kafka: librdkafka's ListConsumerGroupOffsets dereferences a NULL
 consumer-group handle when a broker answers NOT_COORDINATOR (librdkafka issue 5040, still in
@@ -33,6 +34,7 @@ from kafka.errors import KafkaError as PyKafkaError
 from kafka.structs import TopicPartition as PyTopicPartition
 
 from kafkaops.kafka import share_groups
+from kafkaops.kafka.offsets import EARLIEST, LATEST, OffsetReader, committed_offsets, error_for
 from kafkaops.metrics import admin_request
 from kafkaops.types.errors import KafkaRejected, KafkaUnavailable
 from kafkaops.types.groups import SharePartitionOffsets
@@ -87,17 +89,44 @@ class FallbackAdmin:
         self._config = dict(config) if config is not None else python_client_config(client_config, request_timeout)
         self._client: KafkaAdminClient | None = None
         self._lock = threading.Lock()  # one request at a time through the client
+        self._offsets = OffsetReader()  # partition leaders, kept between calls
+
+    async def log_offsets(self, partitions: Sequence[tuple[str, int]], spec: str) -> Offsets:
+        """The ``"earliest"`` (log start) or ``"latest"`` (log end) offset of every partition: one
+        ListOffsets per partition leader (``kafka.offsets``)."""
+        if not partitions:
+            return {}
+        timestamp = EARLIEST if spec == "earliest" else LATEST
+        keys = list(partitions)
+        with admin_request("list_offsets", len(keys)):
+            return await asyncio.to_thread(
+                self._run, "log offsets",
+                lambda client: self._offsets.log_offsets(client._manager, keys, timestamp))
 
     async def committed(self, groups: Sequence[str]) -> dict[str, Offsets]:
-        """Committed offsets of every group ({} for a group that never committed). One batched
-        request; if it fails for one group, every group is asked alone so the others still count."""
+        """Committed offsets of every group ({} for a group that never committed). One OffsetFetch per
+        coordinator (``kafka.offsets``); a group the broker refuses is left out (a warning), one it
+        cannot answer for now (coordinator loading or moved) fails the call. Before OffsetFetch v8:
+        kafka-python's requests, and if one group fails, every group asked alone."""
         if not groups:
             return {}
         with admin_request("list_group_offsets", len(groups)):
-            try:
-                return await asyncio.to_thread(self._fetch, list(groups))
-            except KafkaRejected:
-                pass
+            batched = await asyncio.to_thread(
+                self._run, "committed offsets",
+                lambda client: committed_offsets(client, list(groups)))
+            if batched is None:  # brokers before OffsetFetch v8: kafka-python's per-group requests
+                try:
+                    return await asyncio.to_thread(self._fetch, list(groups))
+                except KafkaRejected:
+                    pass
+        if batched is not None:
+            committed, errors = batched
+            for group, code in errors.items():
+                error = error_for(code, f"committed offsets of group {group}")
+                if isinstance(error, KafkaUnavailable):
+                    raise error
+                log.warning("%s", error)  # the other groups still count
+            return committed
         answers = await asyncio.gather(*(self._one(group) for group in groups), return_exceptions=True)
         result: dict[str, Offsets] = {}
         for group, answer in zip(groups, answers, strict=True):
