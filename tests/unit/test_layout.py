@@ -87,3 +87,10 @@ def test_every_kopf_event_handler_runs_on_the_event_loop():
              and getattr(function, "__module__", "") == module.__name__}
     assert len(found) >= 6, found
     assert [name for name, function in found.items() if not inspect.iscoroutinefunction(function)] == []
+
+
+def test_test_modules_have_unique_basenames():
+    """pytest imports test modules by basename (rootdir-relative packages are not used here): two files
+    of one name in different folders stop the whole run at collection."""
+    names = [path.name for path in (REPO / "tests").rglob("test_*.py")]
+    assert sorted({name for name in names if names.count(name) > 1}) == []
