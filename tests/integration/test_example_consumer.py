@@ -24,6 +24,22 @@ pytestmark = pytest.mark.integration
 PROGRAM = Path(__file__).resolve().parents[2] / "examples" / "consumer-program.yaml"
 
 
+def forwarded(bootstrap: str, sink: str, count: int) -> list[bytes]:
+    """The first ``count`` values the example program forwarded to ``sink`` (one partition)."""
+    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{uuid.uuid4().hex[:6]}",
+                       "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    reader.assign([TopicPartition(sink, 0, 0)])
+    values: list[bytes] = []
+    try:
+        while len(values) < count:
+            message = reader.poll(10)
+            assert message is not None, f"only {len(values)} messages forwarded"
+            values.append(message.value())
+    finally:
+        reader.close()
+    return values
+
+
 def test_example_consumer_processes_forwards_and_commits(kafka: KafkaCluster, tmp_path: Path):
     source, sink, group = (f"raw_{uuid.uuid4().hex[:6]}", f"processed_{uuid.uuid4().hex[:6]}",
                            f"raw-processor-{uuid.uuid4().hex[:6]}")
@@ -48,16 +64,7 @@ def test_example_consumer_processes_forwards_and_commits(kafka: KafkaCluster, tm
     as_group.close()
     assert sorted(tp.offset for tp in committed) == [5, 5]
 
-    reader = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"check-{group}",
-                       "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    reader.assign([TopicPartition(sink, 0, 0)])
-    forwarded = []
-    while len(forwarded) < 10:
-        message = reader.poll(10)
-        assert message is not None, f"only {len(forwarded)} messages forwarded"
-        forwarded.append(message.value())
-    reader.close()
-    assert sorted(forwarded) == sorted(b"EVENT %d" % i for i in range(10))
+    assert sorted(forwarded(kafka.bootstrap_servers, sink, 10)) == sorted(b"EVENT %d" % i for i in range(10))
 
 
 def test_example_consumer_works_against_the_secured_broker_with_what_the_operator_injects(
@@ -133,13 +140,4 @@ def test_example_consumer_in_share_mode_acknowledges_what_it_processed(kafka: Ka
         time.sleep(0.5)
     assert lags == {(source, 0): 0, (source, 1): 0}
 
-    reader = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"check-{group}",
-                       "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    reader.assign([TopicPartition(sink, 0, 0)])
-    forwarded = []
-    while len(forwarded) < 10:
-        message = reader.poll(10)
-        assert message is not None, f"only {len(forwarded)} messages forwarded"
-        forwarded.append(message.value())
-    reader.close()
-    assert sorted(forwarded) == sorted(b"JOB %d" % i for i in range(10))
+    assert sorted(forwarded(kafka.bootstrap_servers, sink, 10)) == sorted(b"JOB %d" % i for i in range(10))
