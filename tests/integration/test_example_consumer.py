@@ -24,6 +24,17 @@ pytestmark = pytest.mark.integration
 PROGRAM = Path(__file__).resolve().parents[2] / "examples" / "consumer-program.yaml"
 
 
+def run_example(tmp_path: Path, expect_processed: int, **env: str) -> None:
+    """Run the example program of examples/consumer-program.yaml with ``env`` on top of this process's, as
+    its container would; it must exit 0 having processed ``expect_processed`` messages."""
+    script = tmp_path / "consumer.py"
+    script.write_text(yaml.safe_load(PROGRAM.read_text())["data"]["consumer.py"])
+    result = subprocess.run([sys.executable, str(script)], env=dict(os.environ, **env), capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert f"processed {expect_processed} messages" in result.stdout
+
+
 def forwarded(bootstrap: str, sink: str, count: int) -> list[bytes]:
     """The first ``count`` values the example program forwarded to ``sink`` (one partition)."""
     reader = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{uuid.uuid4().hex[:6]}",
@@ -50,14 +61,9 @@ def test_example_consumer_processes_forwards_and_commits(kafka: KafkaCluster, tm
     for i in range(10):
         producer.produce(source, value=b"event %d" % i, partition=i % 2)
     assert producer.flush(30) == 0
-    script = tmp_path / "consumer.py"
-    script.write_text(yaml.safe_load(PROGRAM.read_text())["data"]["consumer.py"])
-    env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers, KAFKA_GROUP_ID=group,
-               KAFKA_TOPICS=source, KAFKA_AUTO_OFFSET_RESET="earliest", OUTPUT_TOPIC=sink, MAX_MESSAGES="10")
-    result = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120,
-                            check=False)
-    assert result.returncode == 0, result.stderr
-    assert "processed 10 messages" in result.stdout
+    run_example(tmp_path, KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers, KAFKA_GROUP_ID=group,
+                KAFKA_TOPICS=source, KAFKA_AUTO_OFFSET_RESET="earliest", OUTPUT_TOPIC=sink, MAX_MESSAGES="10",
+                expect_processed=10)
 
     as_group = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": group})
     committed = as_group.committed([TopicPartition(source, 0), TopicPartition(source, 1)], timeout=10)
@@ -79,17 +85,11 @@ def test_example_consumer_works_against_the_secured_broker_with_what_the_operato
     for i in range(5):
         producer.produce(topic, value=b"event %d" % i)
     assert producer.flush(30) == 0
-    script = tmp_path / "consumer.py"
-    script.write_text(yaml.safe_load(PROGRAM.read_text())["data"]["consumer.py"])
-    env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=secured_kafka.bootstrap_servers, KAFKA_GROUP_ID=group,
-               KAFKA_TOPICS=topic, KAFKA_AUTO_OFFSET_RESET="earliest", KAFKA_SECURITY_PROTOCOL="SASL_SSL",
-               KAFKA_SASL_MECHANISM="SCRAM-SHA-512", KAFKA_SSL_CA_LOCATION=str(security.ca_pem_path),
-               KAFKA_SASL_USERNAME=security.admin_user, KAFKA_SASL_PASSWORD=security.admin_password,
-               MAX_MESSAGES="5")
-    result = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120,
-                            check=False)
-    assert result.returncode == 0, result.stderr
-    assert "processed 5 messages" in result.stdout
+    run_example(tmp_path, KAFKA_BOOTSTRAP_SERVERS=secured_kafka.bootstrap_servers, KAFKA_GROUP_ID=group,
+                KAFKA_TOPICS=topic, KAFKA_AUTO_OFFSET_RESET="earliest", KAFKA_SECURITY_PROTOCOL="SASL_SSL",
+                KAFKA_SASL_MECHANISM="SCRAM-SHA-512", KAFKA_SSL_CA_LOCATION=str(security.ca_pem_path),
+                KAFKA_SASL_USERNAME=security.admin_user, KAFKA_SASL_PASSWORD=security.admin_password,
+                MAX_MESSAGES="5", expect_processed=5)
     reader = Consumer({**secured_kafka.client_config(), "group.id": group})
     (committed,) = reader.committed([TopicPartition(topic, 0)], timeout=30)
     reader.close()
@@ -112,15 +112,9 @@ def test_example_consumer_in_share_mode_acknowledges_what_it_processed(kafka: Ka
     for i in range(10):
         producer.produce(source, value=b"job %d" % i, partition=i % 2)
     assert producer.flush(30) == 0
-    script = tmp_path / "consumer.py"
-    script.write_text(yaml.safe_load(PROGRAM.read_text())["data"]["consumer.py"])
-    env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers, KAFKA_GROUP_ID=group,
-               KAFKA_GROUP_TYPE="share", KAFKA_TOPICS=source, KAFKA_AUTO_OFFSET_RESET="earliest", OUTPUT_TOPIC=sink,
-               MAX_MESSAGES="10")
-    result = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120,
-                            check=False)
-    assert result.returncode == 0, result.stderr
-    assert "processed 10 messages" in result.stdout
+    run_example(tmp_path, KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers, KAFKA_GROUP_ID=group,
+                KAFKA_GROUP_TYPE="share", KAFKA_TOPICS=source, KAFKA_AUTO_OFFSET_RESET="earliest", OUTPUT_TOPIC=sink,
+                MAX_MESSAGES="10", expect_processed=10)
 
     async def backlog():
         reader = KafkaAdmin({"bootstrap.servers": kafka.bootstrap_servers})
