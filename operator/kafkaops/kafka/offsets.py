@@ -202,8 +202,14 @@ class OffsetReader:
             manager.run(manager.cluster.refresh_metadata)  # a broker this client has not met yet
 
 
-async def _coordinators(client: Any, groups: Sequence[str]) -> dict[str, int]:
-    return await client._find_coordinator_ids(list(groups))
+async def groups_by_coordinator(client: Any, groups: Sequence[str]) -> dict[int, list[str]]:
+    """The groups bucketed by their group coordinator (classic and share groups alike), through
+    kafka-python's own (private) batched FindCoordinator, whose answers it caches."""
+    coordinators = await client._find_coordinator_ids(list(groups), key_type=CoordinatorType.GROUP)
+    buckets: dict[int, list[str]] = {}
+    for group in groups:
+        buckets.setdefault(coordinators[group], []).append(group)
+    return buckets
 
 
 def committed_offsets(client: Any, groups: Sequence[str]) -> tuple[dict[str, Offsets], dict[str, int]] | None:
@@ -214,9 +220,7 @@ def committed_offsets(client: Any, groups: Sequence[str]) -> tuple[dict[str, Off
     manager = client._manager
     if manager.broker_version_data.api_version(OffsetFetchRequest) < _OFFSET_FETCH_BATCHED:
         return None
-    by_coordinator: dict[int, list[str]] = {}
-    for group, node in manager.run(_coordinators, client, groups).items():
-        by_coordinator.setdefault(node, []).append(group)
+    by_coordinator = manager.run(groups_by_coordinator, client, groups)
     requests = [(node, offset_fetch_request(members)) for node, members in by_coordinator.items()]
     committed: dict[str, Offsets] = {}
     errors: dict[str, int] = {}

@@ -20,13 +20,12 @@ them without librdkafka's one-request-per-group fan-out, see fallback_admin.py),
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from kafka.admin import KafkaAdminClient
 from kafka.protocol.api_message import ApiMessage
-from kafka.protocol.metadata.find_coordinator import CoordinatorType
 
+from kafkaops.kafka.offsets import groups_by_coordinator
 from kafkaops.types.groups import SharePartitionOffsets
 
 SCHEMAS = "kafkaops.kafka.schemas"
@@ -125,25 +124,16 @@ def parse_offsets(response: DescribeShareGroupOffsetsResponse) -> ShareOffsets:
     return result
 
 
-async def _by_coordinator(client: KafkaAdminClient, groups: Sequence[str]) -> dict[int, list[str]]:
-    # kafka-python's own (private) coordinator lookup: one batched FindCoordinator (v4+), cached.
-    coordinators = await client._find_coordinator_ids(list(groups), key_type=CoordinatorType.GROUP)
-    buckets: dict[int, list[str]] = defaultdict(list)
-    for group in groups:
-        buckets[coordinators[group]].append(group)
-    return buckets
-
-
 async def _describe(client: KafkaAdminClient, groups: Sequence[str]) -> dict[str, tuple[str, int]]:
     result: dict[str, tuple[str, int]] = {}
-    for node, members in (await _by_coordinator(client, groups)).items():
+    for node, members in (await groups_by_coordinator(client, groups)).items():
         result.update(parse_describe(await client._manager.send(describe_request(members), node_id=node)))
     return result
 
 
 async def _offsets(client: KafkaAdminClient, groups: Mapping[str, Mapping[str, int]]) -> ShareOffsets:
     result: ShareOffsets = {}
-    for node, members in (await _by_coordinator(client, list(groups))).items():
+    for node, members in (await groups_by_coordinator(client, list(groups))).items():
         request = offsets_request({group: groups[group] for group in members})
         result.update(parse_offsets(await client._manager.send(request, node_id=node)))
     return result
