@@ -6,7 +6,10 @@ clocks may disagree): it notes the LOCAL monotonic time at which it first saw th
 (``observedTime``) and takes the lease over only when the record has not changed for the holder's
 ``leaseDuration`` since then. The holder, in turn, stops acting as leader when its last successful
 renewal is older than ``renewDeadline`` (< ``leaseDuration``), so that by the time a standby can take
-over, the old leader has already stopped: ``is_leading()`` is the guard before every write.
+over, the old leader has already stopped. ``fence(action)`` is the guard every writer calls right
+before it sends (the Kubernetes adapter on its API thread, the Kafka adapter before each state-changing
+request, the renewer before the lease write), so a leader frozen past its deadline (SIGSTOP, a stalled
+VM) sends nothing once it runs again, whichever thread wakes first.
 
 The lease itself is reached through a ``LeaseStore`` (``kafkaops.kube.lease`` is the real one).
 """
@@ -138,6 +141,16 @@ def is_leading(now: float | None = None) -> bool:
     return renewed is not None and now - renewed < _STATE.renew_deadline
 
 
+class LeadershipLost(RuntimeError):
+    """This process no longer holds the leader lease: the write was not sent."""
+
+
+def fence(action: str) -> None:
+    """Raise ``LeadershipLost`` unless this process leads now; called right before a write is sent."""
+    if not is_leading():
+        raise LeadershipLost(f"not leading: {action} not sent")
+
+
 def _renewed(at: float) -> None:
     _STATE.renewed_at = at
 
@@ -181,6 +194,10 @@ class LeaderElector:
         decision = decide(current, self.identity, self._seen_at, started, datetime.now(UTC), self.timings)
         if decision.record is None:
             return decision
+        if decision.action is Action.RENEW and not is_leading():
+            # Frozen or stalled past the renew deadline while this round ran: a standby may hold the
+            # lease by now, so the holder writes nothing more (client-go cancels the renewal likewise).
+            return Decision(Action.WAIT, None, f"renew deadline of {self.timings.renew_deadline:g}s passed")
         try:
             write = self.store.create if current is None else self.store.replace
             self._seen = write(decision.record, timeout)

@@ -3,6 +3,7 @@ the local monotonic clock only (the other node's renewTime is never compared wit
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -109,3 +110,49 @@ def test_is_leading_follows_the_last_renewal(renewed, now, leading):
 def test_standalone_always_leads():
     leadership.disable()
     assert leadership.is_leading() and leadership.is_leading(1e12)
+
+
+class _FrozenStore:
+    """A lease store whose read takes as long as a freeze: the process stops mid-round (SIGSTOP while
+    the GET is on the wire) and resumes after the renew deadline. Records what was written."""
+
+    def __init__(self, record: LeaseRecord, frozen_for: float) -> None:
+        self.record, self.frozen_for, self.writes = record, frozen_for, []
+
+    def get(self, timeout: float) -> LeaseRecord:
+        leadership._renewed(leadership._STATE.renewed_at - self.frozen_for)  # as if the clock ran on
+        return self.record
+
+    def create(self, record: LeaseRecord, timeout: float) -> LeaseRecord:
+        self.writes.append(record)
+        return record
+
+    def replace(self, record: LeaseRecord, timeout: float) -> LeaseRecord:
+        self.writes.append(record)
+        return record
+
+
+@pytest.mark.parametrize(("frozen_for", "written"), [(0.0, 1), (T.renew_deadline + 5, 0)])
+def test_a_renewal_that_resumes_past_the_renew_deadline_writes_nothing(frozen_for, written):
+    store = _FrozenStore(held("me"), frozen_for)
+    elector = leadership.LeaderElector(store, "me", T, "ns/lease", on_lost=lambda: None)
+    leadership.enable(T.renew_deadline)
+    try:
+        leadership._renewed(time.monotonic())
+        decision = elector.try_acquire_or_renew(timeout=1)
+    finally:
+        leadership.disable()
+    assert len(store.writes) == written
+    assert decision.action is (Action.RENEW if written else Action.WAIT)
+
+
+def test_the_fence_refuses_once_the_renew_deadline_passed():
+    leadership.enable(T.renew_deadline)
+    try:
+        with pytest.raises(leadership.LeadershipLost, match="create_topics not sent"):
+            leadership.fence("create_topics")  # never renewed: not leading
+        leadership._renewed(time.monotonic())
+        leadership.fence("create_topics")  # leading: no error
+    finally:
+        leadership.disable()
+    leadership.fence("create_topics")  # standalone

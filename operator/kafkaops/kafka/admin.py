@@ -31,6 +31,7 @@ from confluent_kafka.admin import (
 from kafkaops.kafka.batching import Batcher
 from kafkaops.kafka.errors import translate
 from kafkaops.kafka.fallback_admin import FallbackAdmin
+from kafkaops.kafka.fencing import fence_writes
 from kafkaops.metrics import admin_request
 from kafkaops.types.errors import KafkaRejected, KafkaUnavailable, TopicMissing
 from kafkaops.types.groups import SharePartitionOffsets
@@ -316,6 +317,7 @@ class KafkaAdmin:
     @staticmethod
     def _call(method: Any, *args: Any, **kwargs: Any) -> Any:
         """Invoke an admin method; a local failure (bad argument, client closed) is translated."""
+        fence_writes(method, kwargs)
         try:
             return method(*args, **kwargs)
         except KafkaException as error:

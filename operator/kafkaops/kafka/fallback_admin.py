@@ -34,6 +34,7 @@ from kafka.errors import KafkaError as PyKafkaError
 from kafka.structs import TopicPartition as PyTopicPartition
 
 from kafkaops.kafka import share_groups
+from kafkaops.kafka.fencing import fence_writes
 from kafkaops.kafka.offsets import EARLIEST, LATEST, OffsetReader, committed_offsets, error_for
 from kafkaops.metrics import admin_request
 from kafkaops.types.errors import KafkaRejected, KafkaUnavailable
@@ -206,7 +207,7 @@ class FallbackAdmin:
         reassignments = {PyTopicPartition(topic, p): list(replicas) for p, replicas in assignment.items()}
         with admin_request("alter_partition_reassignments", len(reassignments)):
             answer = await asyncio.to_thread(self._run, "partition reassignment",
-                                             lambda client: client.alter_partition_reassignments(reassignments))
+                                             lambda client: _reassign(client, reassignments))
         refused = {tp.partition: error for tp, error in answer.items() if error is not None}
         if refused:
             partition, error = min(refused.items())
@@ -260,3 +261,9 @@ def _state(description: Mapping[str, Any] | None) -> tuple[str, int]:
         return ("Dead", 0)
     state = description.get("group_state") or "Unknown"
     return (_STATE_NAMES.get(state, state), len(description.get("members") or ()))
+
+
+def _reassign(client: KafkaAdminClient, reassignments: dict[PyTopicPartition, list[int]]) -> dict[Any, Any]:
+    """The reassignment request, sent only while this process leads."""
+    fence_writes(client.alter_partition_reassignments, {})
+    return client.alter_partition_reassignments(reassignments)  # type: ignore[no-any-return]

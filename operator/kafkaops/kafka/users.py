@@ -36,6 +36,7 @@ from confluent_kafka.admin import ResourceType as KafkaResourceType
 
 from kafkaops.kafka.connection import scrub
 from kafkaops.kafka.errors import translate
+from kafkaops.kafka.fencing import fence_writes
 from kafkaops.metrics import admin_request
 from kafkaops.types.errors import KafkaRejected, KafkaUnavailable
 from kafkaops.types.users import (
@@ -232,6 +233,7 @@ class KafkaUserAdmin:
     @staticmethod
     def _call(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Invoke an admin method; a local failure (bad argument, client closed) is translated."""
+        fence_writes(method, kwargs)
         try:
             return method(*args, **kwargs)
         except KafkaException as error:

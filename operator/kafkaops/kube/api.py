@@ -55,14 +55,14 @@ async def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 async def write(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """A call that changes something: only while this process leads. A leader frozen past its
     renew deadline (a paused VM, a stopped process) may run again before its renewal thread has
-    noticed the lost lease; this check makes sure it then writes nothing."""
-    if not leadership.is_leading():
-        raise LeadershipLost("not leading: write refused")
-    return await call(function, *args, **kwargs)
+    noticed the lost lease; the fence, checked on the API thread right before the request is sent
+    (not when it is queued), makes sure it then writes nothing."""
+    return await call(_fenced, function, *args, **kwargs)
 
 
-class LeadershipLost(RuntimeError):
-    """This process no longer holds the leader lease."""
+def _fenced(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    leadership.fence(getattr(function, "__name__", "write"))
+    return function(*args, **kwargs)
 
 
 def drained(response: Any) -> None:
