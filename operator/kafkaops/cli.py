@@ -81,11 +81,11 @@ def _lead(settings: Settings) -> LeaderElector | None:
     then keep renewing it in a thread."""
     from kubernetes import client
 
-    from kafkaops.kube.client import new_api_client
-    from kafkaops.kube.lease import KubeLeaseStore, identity, lease_namespace
+    from kafkaops.kube.client import new_api_client, process_identity
+    from kafkaops.kube.lease import KubeLeaseStore, lease_namespace
 
     namespace = lease_namespace(settings.lease_namespace)
-    lease, me = f"{namespace}/{settings.lease_name}", identity()
+    lease, me = f"{namespace}/{settings.lease_name}", process_identity()
     store = KubeLeaseStore(client.CoordinationV1Api(new_api_client()), namespace, settings.lease_name)
     elector = LeaderElector(store, me, settings.lease_timings(), lease, on_lost=_exit_now)
     stop = threading.Event()

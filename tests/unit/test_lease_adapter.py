@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from kubernetes import client
 
-from kafkaops.kube.lease import identity, lease_namespace, record_of
+import kafkaops
+from kafkaops.kube.client import identity, process_identity, user_agent
+from kafkaops.kube.lease import lease_namespace, record_of
 
 pytestmark = pytest.mark.unit
 
@@ -27,6 +29,11 @@ def test_identity_is_the_pod_name_plus_a_random_suffix(monkeypatch):
     first, second = identity(), identity()
     assert first.startswith("kafkaops-7d9f-abcde_") and len(first) == len("kafkaops-7d9f-abcde_") + 6
     assert first != second
+
+
+def test_the_user_agent_names_the_version_and_the_lease_identity():
+    assert user_agent() == f"kafkaops/{kafkaops.__version__} ({process_identity()})"
+    assert process_identity() == process_identity()  # one identity per process
 
 
 def test_a_lease_reads_back_as_a_record():

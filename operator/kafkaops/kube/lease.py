@@ -5,9 +5,6 @@ processes writing at once exactly one wins and the other gets 409 Conflict (and 
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import socket
 from pathlib import Path
 
 import urllib3
@@ -26,12 +23,6 @@ def lease_namespace(configured: str | None, namespace_file: Path = NAMESPACE_FIL
         return namespace_file.read_text().strip() or "default"
     except OSError:
         return "default"
-
-
-def identity() -> str:
-    """The pod's name (or the host's) plus a random suffix: a restarted container with the same pod
-    name is a new candidate, never mistaken for the holder it replaced."""
-    return f"{os.environ.get('POD_NAME') or socket.gethostname()}_{secrets.token_hex(3)}"
 
 
 class KubeLeaseStore:
