@@ -66,19 +66,25 @@ class Isolated:
         """``kafkaops run`` as pod ``name`` (POD_NAME: its lease identity is ``name_<random>``), with the
         session broker, a free metrics port, the e2e settings, the Lease in the release namespace, and
         ``env`` on top (e.g. ``KAFKAOPS_LEADER_ELECTION=true``). Returns once /healthz answers 200; the
-        log is ``<workdir>/<name>-<n>.log``. Operators still running at teardown are stopped."""
+        log is ``<workdir>/<name>-<n>.log``. Operators still running when the test ends are stopped by the
+        e2e conftest's teardown (``stop_operators``)."""
         log = self.workdir / f"{name}-{len(self.processes)}.log"
         process_env = {**self.base_env, "POD_NAME": name, "KAFKAOPS_METRICS_PORT": str(free_port()), **(env or {})}
         process = OperatorProcess.start(self.command, self.kubeconfig, process_env, log)
         self.processes.append(process)
         return process
 
-    def stop(self) -> None:
+    def stop_operators(self) -> None:
+        """Stop every operator still running (frozen ones too): what each test's teardown does, so that
+        a test that failed half-way leaves the next one no operator holding the lease."""
         for process in self.processes:
             if process.alive():
                 process.process.send_signal(signal.SIGCONT)  # a frozen one could not handle SIGTERM
                 with contextlib.suppress(AssertionError):  # killed by stop(); its test reports what matters
                     process.stop(timeout=20)
+
+    def stop(self) -> None:
+        self.stop_operators()
         self.api_client.close()
         self.kube.stop()
 
@@ -87,7 +93,7 @@ def isolated_world(bootstrap_servers: str, helm: Path, command: list[str], workd
                    ) -> Isolated:
     """A control plane of its own with the CRDs established and the chart's identity installed, whose
     operators run ``command`` with ``env`` against ``bootstrap_servers``; the caller stops it."""
-    cluster = start_kube(workdir=workdir / "kube", with_pods=False)
+    cluster = start_kube(workdir=workdir / "kube", with_pods=False, audit=True)
     try:
         admin = config.new_client_from_config(config_file=str(cluster.kubeconfig), persist_config=False)
         world = Isolated(cluster, admin, workdir / "kubeconfig", command, workdir,

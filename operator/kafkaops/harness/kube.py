@@ -21,6 +21,13 @@ from kafkaops.harness.procs import HarnessError, Service, free_port, make_workdi
 
 FAKE_NODE = "kwok-node-0"
 APISERVER = "kube-apiserver"
+# Audit policy: every write (who, with which User-Agent, to what, when, with which answer), no bodies; reads
+# are not recorded. Tests use it to judge writes by the API server's own record rather than by log lines.
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1", "kind": "Policy", "omitStages": ["RequestReceived"],
+    "rules": [{"level": "Metadata", "verbs": ["create", "update", "patch", "delete", "deletecollection"]},
+              {"level": "None"}],
+}
 
 
 @dataclass
@@ -89,6 +96,7 @@ class KubeCluster:
     kubeconfig: Path
     pki: Pki
     services: list[Service] = field(default_factory=list)
+    audit_log: Path | None = None
 
     def __enter__(self) -> KubeCluster:
         return self
@@ -118,6 +126,16 @@ class KubeCluster:
                                      headers={"Content-Type": content_type})
         with urllib.request.urlopen(req, context=context, timeout=timeout) as response:
             return response.read()  # type: ignore[no-any-return]
+
+    def audited_writes(self) -> list[dict[str, object]]:
+        """Every write the API server has answered so far, oldest first, as audit.k8s.io/v1 Events
+        (``userAgent``, ``verb``, ``objectRef``, ``requestReceivedTimestamp``, ``responseStatus``...);
+        only for a cluster started with ``audit=True``."""
+        if self.audit_log is None:
+            raise HarnessError("this control plane was started without an audit log (audit=True)")
+        if not self.audit_log.exists():
+            return []
+        return [json.loads(line) for line in self.audit_log.read_text().splitlines() if line.strip()]
 
     def request_counts(self) -> collections.Counter[tuple[str, str, str]]:
         """The API server's own count of requests it has served, by (verb, resource, subresource),
@@ -165,10 +183,11 @@ def _wait_for(what: str, check: object, service: Service, timeout: float) -> Non
     progress(f"{what} ready")
 
 
-def start_kube(*, workdir: Path | None = None, timeout: float = 120.0, with_pods: bool = True) -> KubeCluster:
+def start_kube(*, workdir: Path | None = None, timeout: float = 120.0, with_pods: bool = True,
+               audit: bool = False) -> KubeCluster:
     """Start etcd, kube-apiserver, kube-controller-manager and (``with_pods``) kube-scheduler plus
     kwok with one fake node. Returns when the API serves the ``default`` namespace and the fake
-    node is Ready."""
+    node is Ready. ``audit``: the API server records every write in ``<workdir>/audit.log``."""
     binaries = ensure_kube_binaries()
     workdir = workdir or make_workdir("kafkaops-kube-")
     started = time.monotonic()
@@ -179,6 +198,13 @@ def start_kube(*, workdir: Path | None = None, timeout: float = 120.0, with_pods
     kubeconfig.write_text(kubeconfig_yaml(server, pki))
     kubeconfig.chmod(0o600)
     cluster = KubeCluster(workdir=workdir, server=server, kubeconfig=kubeconfig, pki=pki)
+    audit_flags: list[str] = []
+    if audit:
+        policy, cluster.audit_log = workdir / "audit-policy.json", workdir / "audit.log"
+        policy.write_text(json.dumps(AUDIT_POLICY))
+        # JSON is YAML; "blocking": a request is answered only after its record is written.
+        audit_flags = ["--audit-policy-file", str(policy), "--audit-log-path", str(cluster.audit_log),
+                       "--audit-log-format", "json", "--audit-log-mode", "blocking", "--audit-log-maxsize", "0"]
     try:
         etcd = Service("etcd", [
             str(binaries["etcd"]), "--data-dir", str(workdir / "etcd"), "--name", "harness",
@@ -202,7 +228,7 @@ def start_kube(*, workdir: Path | None = None, timeout: float = 120.0, with_pods
             "--service-account-key-file", str(pki.sa_pub),
             "--service-account-signing-key-file", str(pki.sa_key),
             "--allow-privileged", "--disable-admission-plugins", "ServiceAccount",
-            "--enable-priority-and-fairness=false", "--v", "1",
+            "--enable-priority-and-fairness=false", "--v", "1", *audit_flags,
         ], workdir / "kube-apiserver.log")
         cluster.services.append(apiserver)
         _wait_for("kube-apiserver", lambda: bool(cluster.request("GET", "/api/v1/namespaces/default")),
