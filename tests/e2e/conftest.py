@@ -5,6 +5,7 @@ and ClusterRole (not system:masters), so every e2e test also proves the chart's 
 from __future__ import annotations
 
 import re
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,6 +117,31 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.failed and isinstance(world, Isolated):
         for started in world.processes:
             report.sections.append((f"isolated operator {started.log.name} (last lines)", started.tail(40)))
+
+
+@pytest.fixture(autouse=True)
+def _no_operator_left_behind() -> Iterator[None]:
+    """Fails (as an error of the test that did it) if an operator process the test started is still
+    running after its teardown, and kills it: one failing test must never become two."""
+    before = {id(p) for p in OperatorProcess.started if p.alive()}
+    yield
+    left = [p for p in OperatorProcess.started if p.alive() and id(p) not in before]
+    for process in left:
+        process.process.send_signal(signal.SIGCONT)
+        process.kill()
+    if left:
+        pytest.fail("operator processes left running by this test (now killed): "
+                    + ", ".join(p.log.name for p in left))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_operators_stopped(_no_operator_left_behind: None, request: pytest.FixtureRequest) -> Iterator[None]:
+    """The operators a test started on the module's isolated control plane are stopped when the test
+    ends, however it ended: a failed assertion before ``stop()`` leaves no leader holding the lease."""
+    yield
+    world = request.node.funcargs.get("isolated")
+    if isinstance(world, Isolated):
+        world.stop_operators()
 
 
 @pytest.fixture(autouse=True)

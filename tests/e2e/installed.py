@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from support import REPO, kubectl
 
@@ -107,13 +108,15 @@ def service_account_kubeconfig(account: str, server: str, ca: Path, path: Path, 
     return path
 
 
-@dataclass
+@dataclass(eq=False)
 class OperatorProcess:
-    """``kafkaops run`` in a subprocess; its output goes to ``log``."""
+    """``kafkaops run`` in a subprocess; its output goes to ``log``. ``started`` holds every one this
+    test session started, so that the e2e conftest can find one a test left running."""
 
     process: subprocess.Popen[bytes]
     log: Path
     liveness: str
+    started: ClassVar[list[OperatorProcess]] = []
 
     @classmethod
     def start(cls, command: Sequence[str], kubeconfig: Path, env: dict[str, str], log: Path) -> OperatorProcess:
@@ -128,6 +131,7 @@ class OperatorProcess:
                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_env,
                                        cwd=log.parent)
         started = cls(process, log, liveness)
+        cls.started.append(started)
         eventually(started.live, timeout=60, interval=0.5, what=f"the operator's liveness endpoint {liveness}")
         return started
 
