@@ -8,7 +8,7 @@ IMAGE  ?= localhost/kafkaops:dev
 # org.opencontainers.image.source of the image (set it to the repository's public URL when publishing).
 IMAGE_SOURCE ?= $(shell git config --get remote.origin.url 2>/dev/null)
 
-.PHONY: install harness image demo test unit lint bench-topics clean
+.PHONY: install harness image demo test unit lint flake-check bench-topics clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ unit: install
 
 test: harness image lint
 	$(PY) -m pytest
+
+# The life-cycle tests (kill, freeze, restart: -m lifecycle) LOOPS times in a row in one session, against one
+# broker and API server; pass/fail per run and per test at the end. No reruns: a failure counts.
+LOOPS ?= 5
+flake-check: harness image
+	$(PY) -m pytest -m lifecycle --count $(LOOPS) --repeat-scope session
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -14,7 +14,7 @@ import pytest
 
 from kafkaops.harness.kube import APISERVER, KubeCluster, start_kube
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.lifecycle]
 
 
 def test_request_counts_grow_by_the_requests_made(kube: KubeCluster):

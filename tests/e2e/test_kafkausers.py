@@ -32,7 +32,7 @@ from support import deployment_or_none, kubectl
 from helpers import eventually
 from kafkaops.harness.kafka import KafkaCluster
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.lifecycle]
 TEMPLATE = {"spec": {"containers": [{"name": "consumer", "image": "example.com/consumer:1"}]}}
 PROGRAM = Path(__file__).resolve().parents[2] / "examples" / "consumer-program.yaml"
 

@@ -13,7 +13,7 @@ from test_consumerapp import TEMPLATE, make_topic
 from helpers import eventually, ready_condition
 from kafkaops.harness.kstatus import compute
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.lifecycle]
 
 GROUP, VERSION = "kafkaops.io", "v1alpha1"
 

@@ -19,7 +19,7 @@ from support import GROUP, PLURAL, VERSION, Topics
 from helpers import eventually, ready_condition
 from kafka_clients import commit_offsets
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.lifecycle]
 
 
 def is_ready(obj) -> bool:

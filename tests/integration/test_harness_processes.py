@@ -12,7 +12,7 @@ import pytest
 
 from kafkaops.harness.procs import HarnessError, Service
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.lifecycle]
 
 
 def test_a_component_that_dies_fails_the_start_with_its_log(tmp_path):

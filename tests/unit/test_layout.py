@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import re
 import sys
 import sysconfig
 from pathlib import Path
@@ -94,3 +95,16 @@ def test_test_modules_have_unique_basenames():
     of one name in different folders stop the whole run at collection."""
     names = [path.name for path in (REPO / "tests").rglob("test_*.py")]
     assert sorted({name for name in names if names.count(name) > 1}) == []
+
+
+LIFECYCLE_ACTS = re.compile(r"\.kill\(|SIGSTOP|SIGKILL|restart_apiserver|restart_broker|os\.kill\(")
+
+
+@pytest.mark.parametrize("path", sorted([*(REPO / "tests" / "e2e").glob("test_*.py"),
+                                         *(REPO / "tests" / "integration").glob("test_*.py")]), ids=lambda p: p.name)
+def test_a_module_that_kills_freezes_or_restarts_is_marked_lifecycle(path):
+    """make flake-check loops over ``-m lifecycle``; a new test that kills something must be in the loop."""
+    text = path.read_text()
+    if LIFECYCLE_ACTS.search(text):
+        assert re.search(r"^pytestmark = \[.*pytest\.mark\.lifecycle.*\]$", text, re.M), \
+            f"{path.name} kills, freezes or restarts something: add pytest.mark.lifecycle to its pytestmark"
