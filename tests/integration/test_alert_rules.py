@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kafkaops.harness.promtool import ensure_promtool, prometheus_release
+from kafkaops.harness.promtool import ensure_promtool
 
 pytestmark = pytest.mark.integration
 RULES = Path(__file__).resolve().parents[2] / "charts" / "kafkaops" / "files" / "alerts.yaml"
@@ -157,7 +157,3 @@ def test_promtool_test_rules_fails_when_an_alert_does_not_fire(rules_dir):
     assert result.returncode != 0
     assert "KafkaTopicNotReady" in result.stdout + result.stderr
 
-
-def test_prometheus_release_of_a_module_version():
-    assert prometheus_release("v0.316.0") == "3.16.0"
-    assert prometheus_release("v0.300.1") == "3.0.1"
