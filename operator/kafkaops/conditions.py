@@ -37,14 +37,16 @@ def seconds_since(timestamp: str, now: datetime.datetime | None = None) -> float
 
 
 def set_condition(conditions: Sequence[Mapping[str, Any]], *, type_: str, status: bool, reason: str,
-                  message: str, generation: int | None, now: str | None = None) -> list[Condition]:
+                  message: str, generation: int | None, now: str | None = None,
+                  pending: bool = False) -> list[Condition]:
     """Return a new list with the condition of ``type_`` replaced (others kept in order); for ``Ready``,
-    with ``Reconciling`` and ``Stalled`` following it."""
+    with ``Reconciling`` and ``Stalled`` following it. ``pending``: a hold (paused) that leaves a spec
+    change unapplied is Reconciling, so that kstatus says InProgress, never Current."""
     result = _set_one(conditions, type_=type_, status=status, reason=reason, message=message,
                       generation=generation, now=now)
     if type_ != READY:
         return result
-    reconciling = not status and reason in TRANSIENT_REASONS
+    reconciling = (not status and reason in TRANSIENT_REASONS) or (pending and reason in HOLD_REASONS)
     stalled = not status and reason not in TRANSIENT_REASONS | HOLD_REASONS
     for kind, value in (("Reconciling", reconciling), ("Stalled", stalled)):
         result = _set_one(result, type_=kind, status=value, reason=reason, message=message, generation=generation,
@@ -68,6 +70,26 @@ def _set_one(conditions: Sequence[Mapping[str, Any]], *, type_: str, status: boo
     index = next((i for i, c in enumerate(conditions) if c.get("type") == type_), len(result))
     result.insert(index, updated)
     return result
+
+
+def change_pending(status: Mapping[str, Any], generation: int) -> bool:
+    """While paused: is a spec change not applied? Either this generation was never handled, or an
+    earlier paused check already found it unapplied (its Reconciling says Paused)."""
+    reconciling = find_condition(status.get("conditions") or [], "Reconciling") or {}
+    return status.get("observedGeneration") != generation or (
+        reconciling.get("status") == "True" and reconciling.get("reason") in HOLD_REASONS)
+
+
+def missing_cluster_reason(status: Mapping[str, Any], wait_seconds: float,
+                           now: datetime.datetime | None = None) -> str:
+    """``ClusterNotReady`` (retried: it may be applied in the same sync) until the object has waited
+    ``wait_seconds`` for its missing KafkaCluster, then ``ClusterNotFound`` (Stalled) until it appears."""
+    ready = ready_condition(status)
+    if ready.get("reason") == "ClusterNotFound":
+        return "ClusterNotFound"
+    since = ready.get("lastTransitionTime") if ready.get("reason") == "ClusterNotReady" else None
+    waited = seconds_since(since, now) if since else 0.0
+    return "ClusterNotFound" if waited >= wait_seconds else "ClusterNotReady"
 
 
 def find_condition(conditions: Sequence[Mapping[str, Any]], type_: str) -> Mapping[str, Any] | None:

@@ -71,6 +71,7 @@ class Settings(BaseModel):
     mutation_linger_ms: float = Field(100.0, ge=0)
     request_timeout_seconds: float = Field(30.0, gt=0)
     deletion_timeout_seconds: float = Field(300.0, ge=0)
+    cluster_wait_seconds: float = Field(120.0, ge=0)  # a missing KafkaCluster: InProgress, then Stalled
     max_concurrent_reconciles: int = Field(200, ge=1)
     metrics_port: int = Field(9090, ge=0, le=65535)  # 0: no metrics endpoint
     lag_granularity: LagGranularity = "partition"
@@ -116,6 +117,7 @@ class Settings(BaseModel):
                                 ("mutation_linger_ms", "KAFKAOPS_MUTATION_LINGER_MS"),
                                 ("request_timeout_seconds", "KAFKAOPS_REQUEST_TIMEOUT_SECONDS"),
                                 ("deletion_timeout_seconds", "KAFKAOPS_DELETION_TIMEOUT_SECONDS"),
+                                ("cluster_wait_seconds", "KAFKAOPS_CLUSTER_WAIT_SECONDS"),
                                 ("max_concurrent_reconciles", "KAFKAOPS_MAX_CONCURRENT_RECONCILES"),
                                 ("metrics_port", "KAFKAOPS_METRICS_PORT"),
                                 ("lag_granularity", "KAFKAOPS_LAG_GRANULARITY"),

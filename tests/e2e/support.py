@@ -20,7 +20,8 @@ KUBECTL = str(Path(sys.executable).with_name("kubectl"))
 GROUP, VERSION, PLURAL = "kafkaops.io", "v1alpha1", "kafkatopics"
 # Short intervals so that drift, retries and bounded deletion show within a test's patience.
 OPERATOR_ENV = {"KAFKAOPS_DRIFT_INTERVAL_SECONDS": "2", "KAFKAOPS_DELETION_TIMEOUT_SECONDS": "6",
-                "KAFKAOPS_REQUEST_TIMEOUT_SECONDS": "4", "KAFKAOPS_CLUSTER_PROBE_INTERVAL_SECONDS": "2",
+                "KAFKAOPS_CLUSTER_WAIT_SECONDS": "6", "KAFKAOPS_REQUEST_TIMEOUT_SECONDS": "4",
+                "KAFKAOPS_CLUSTER_PROBE_INTERVAL_SECONDS": "2",
                 "KAFKAOPS_NAMESPACE": RELEASE_NAMESPACE}
 
 

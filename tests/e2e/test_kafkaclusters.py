@@ -126,7 +126,7 @@ def test_a_missing_secret_and_a_deleted_cluster_touch_nothing_on_the_broker(
     topics.create(name, {"partitions": 1, "clusterRef": {"name": cluster}, "deletionPolicy": "Delete"})
     topics.wait(name, "Created")
     api.delete_cluster_custom_object(GROUP, VERSION, "kafkaclusters", cluster)
-    object_reason(api, namespace, "kafkatopics", name, "ClusterNotReady")
+    object_reason(api, namespace, "kafkatopics", name, "ClusterNotFound")  # after the bounded wait
     assert topic_on(secured_admin(secured_kafka), name)
     # A KafkaCluster whose Secret does not exist says which one.
     missing = f"missing-{uuid.uuid4().hex[:6]}"

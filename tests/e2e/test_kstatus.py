@@ -12,6 +12,7 @@ from test_consumerapp import TEMPLATE, make_topic
 
 from helpers import eventually, ready_condition
 from kafkaops.harness.kstatus import compute
+from status_table import obj_of, rows
 
 pytestmark = [pytest.mark.e2e, pytest.mark.lifecycle]
 
@@ -39,11 +40,47 @@ def test_kafkatopic_with_a_config_the_broker_rejects_is_failed(kstatus, topics, 
     assert result["status"] == "Failed" and "retention.ms" in result["message"]
 
 
-def test_kafkatopic_waiting_for_its_cluster_is_in_progress(kstatus, topics, topic_name):
-    topics.create("waiting", {"topicName": topic_name, "partitions": 1, "clusterRef": {"name": "not-yet"}})
-    obj = topics.wait("waiting", "ClusterNotReady")
-    assert ready_condition(obj)["status"] == "False"
-    assert verdict(kstatus, obj) == "InProgress"
+def test_kafkatopic_for_a_missing_cluster_stalls_after_the_wait_and_recovers_when_it_appears(
+        kstatus, api, topics, topic_name):
+    """ClusterNotReady (InProgress) for KAFKAOPS_CLUSTER_WAIT_SECONDS (6 s here), then ClusterNotFound
+    (Failed); the KafkaCluster applied later makes it Current without any change to the KafkaTopic."""
+    cluster = f"late-{uuid.uuid4().hex[:6]}"
+    topics.create("waiting", {"topicName": topic_name, "partitions": 1, "clusterRef": {"name": cluster}})
+    stalled = topics.wait("waiting", "ClusterNotFound")
+    result = compute(kstatus, stalled)
+    assert result["status"] == "Failed" and cluster in result["message"]
+    assert topics.broker(topic_name) is None
+    api.create_cluster_custom_object(GROUP, VERSION, "kafkaclusters", {
+        "apiVersion": f"{GROUP}/{VERSION}", "kind": "KafkaCluster", "metadata": {"name": cluster},
+        "spec": {"bootstrapServers": topics.kafka.bootstrap_servers}})
+    try:
+        assert verdict(kstatus, topics.wait("waiting", "Created")) == "Current"
+        assert topics.broker(topic_name)[0] == 1
+    finally:
+        topics.delete("waiting")
+        api.delete_cluster_custom_object(GROUP, VERSION, "kafkaclusters", cluster)
+
+
+def test_paused_kafkatopic_with_an_unapplied_change_is_never_current(kstatus, topics, topic_name):
+    topics.create("held", {"topicName": topic_name, "partitions": 1})
+    topics.wait("held", "Created")
+    topics.patch("held", {"metadata": {"annotations": {"kafkaops.io/paused": "true"}}})
+    paused = topics.wait("held", "Paused")
+    assert verdict(kstatus, paused) == "Current"  # paused with everything applied: nothing is pending
+    topics.patch("held", {"spec": {"partitions": 2}})
+    pending = topics.wait("held", "Paused", check=lambda obj: obj["metadata"]["generation"] == 2)
+    result = compute(kstatus, pending)
+    assert result["status"] == "InProgress" and "generation 2 is not applied" in result["message"]
+    assert topics.broker(topic_name)[0] == 1
+    topics.patch("held", {"metadata": {"annotations": {"kafkaops.io/paused": None}}})
+    assert verdict(kstatus, topics.wait("held", "Updated")) == "Current"
+    assert topics.broker(topic_name)[0] == 2
+
+
+@pytest.mark.parametrize("row", rows(), ids=lambda row: row.id)
+def test_docs_status_table_row_is_what_kstatus_computes(kstatus, row):
+    """docs/status.md's kstatus column, for each row's object as the operator's condition code writes it."""
+    assert verdict(kstatus, obj_of(row)) == row.kstatus
 
 
 def consumer_app(api, namespace, name, template, topic, reason):

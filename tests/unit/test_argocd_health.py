@@ -1,5 +1,5 @@
 """The Argo CD health script, executed by a real Lua 5.1 interpreter (Argo CD's gopher-lua speaks Lua 5.1)
-on statuses that the operator's own condition code writes, and the README's copy of it kept identical."""
+on statuses that the operator's own condition code writes, and docs/status.md's copy of it kept identical."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ pytestmark = pytest.mark.unit
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "charts" / "kafkaops" / "files" / "argocd" / "health.lua"
-KINDS = ("KafkaTopic", "ConsumerApp", "KafkaCluster")
+KINDS = ("KafkaTopic", "ConsumerApp", "KafkaCluster", "KafkaUser", "KafkaAccessPolicy")
+STATUS_KINDS = KINDS[:-1]  # KafkaAccessPolicy has none
 
 
 def health(obj: dict[str, Any]) -> dict[str, str]:
@@ -57,13 +58,13 @@ def written(ready: bool, reason: str, generation: int = 2) -> dict[str, Any]:
                                         generation=generation, now="2026-12-02T10:00:00Z")}
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", STATUS_KINDS)
 def test_no_status_yet_is_progressing(kind):
     assert health(resource(kind))["status"] == "Progressing"
     assert health(resource(kind, status={}))["status"] == "Progressing"
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", STATUS_KINDS)
 def test_a_generation_the_operator_has_not_seen_is_progressing_even_if_it_was_ready(kind):
     result = health(resource(kind, generation=3, status=written(True, "Created", generation=2)))
     assert result == {"status": "Progressing", "message": "Waiting for the operator to observe generation 3"}
@@ -117,11 +118,22 @@ def test_being_deleted_is_progressing():
     assert result == {"status": "Progressing", "message": "Being deleted"}
 
 
-def test_the_readme_snippet_is_the_shipped_script_for_every_kind():
-    readme = (REPO / "README.md").read_text()
+def test_an_access_policy_is_healthy_once_stored_and_progressing_while_deleted():
+    assert health(resource("KafkaAccessPolicy"))["status"] == "Healthy"
+    assert health(resource("KafkaAccessPolicy", deleting=True))["status"] == "Progressing"
+
+
+def test_a_kafkauser_is_judged_like_the_others():
+    assert health(resource("KafkaUser", status=written(True, "Applied")))["status"] == "Healthy"
+    assert health(resource("KafkaUser", status=written(False, "SecretConflict")))["status"] == "Degraded"
+    assert health(resource("KafkaUser", status=written(False, "BrokerUnavailable")))["status"] == "Progressing"
+
+
+def test_the_docs_snippet_is_the_shipped_script_for_every_kind():
+    doc = (REPO / "docs" / "status.md").read_text()
     block = re.search(r"resource\.customizations\.health\.kafkaops\.io_KafkaTopic: &kafkaops-health \|\n"
-                      r"((?:    .*\n|\n)+)", readme)
-    assert block, "no Argo CD health snippet in README.md"
+                      r"((?:    .*\n|\n)+)", doc)
+    assert block, "no Argo CD health snippet in docs/status.md"
     assert textwrap.dedent(block.group(1)).strip() == SCRIPT.read_text().strip()
     for kind in KINDS[1:]:
-        assert f"resource.customizations.health.kafkaops.io_{kind}: *kafkaops-health" in readme
+        assert f"resource.customizations.health.kafkaops.io_{kind}: *kafkaops-health" in doc

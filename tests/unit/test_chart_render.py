@@ -4,6 +4,7 @@ secrets only by reference. (The API server's verdict on the same output is in te
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -270,3 +271,24 @@ def test_the_schema_refuses_bad_values(helm, args, message):
     result = run_helm(helm, "template", "x", str(CHART), *args, check=False)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+NUMBERS = {3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"}
+
+
+def test_the_readme_rbac_block_is_what_helm_renders(helm):
+    """The README shows the default ClusterRole; it must never claim less (or more) than the chart grants."""
+    readme = (REPO / "README.md").read_text()
+    block = re.search(r"\*\*RBAC\.\*\*.*?```yaml\n(.*?)```", readme, re.S)
+    assert block, "no RBAC block in README.md"
+    docs = manifests(render(helm, values=values("default")))
+    (cluster_role,) = [role for role in of_kind(docs, "ClusterRole") if not aggregated(role)]
+    assert yaml.safe_load(block.group(1)) == cluster_role["rules"]
+
+
+def test_the_readme_counts_the_crds_the_chart_installs(helm):
+    crds = of_kind(manifests(render(helm, values=values("default"), crds=True)), "CustomResourceDefinition")
+    assert len(crds) == len(list((REPO / "crds").glob("*.yaml")))
+    readme = (REPO / "README.md").read_text()
+    counted = set(re.findall(r"\b(three|four|five|six|seven) CRDs\b", readme))
+    assert counted <= {NUMBERS[len(crds)]}, counted

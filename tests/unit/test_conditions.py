@@ -1,8 +1,17 @@
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
-from kafkaops.conditions import HOLD_REASONS, TRANSIENT_REASONS, find_condition, set_condition
+from kafkaops.conditions import (
+    HOLD_REASONS,
+    TRANSIENT_REASONS,
+    change_pending,
+    find_condition,
+    missing_cluster_reason,
+    set_condition,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -75,3 +84,41 @@ def test_kstatus_conditions_move_their_transition_time_only_when_they_flip():
 def test_other_condition_types_get_no_kstatus_conditions():
     assert [c["type"] for c in set_condition([], type_="Synced", status=False, reason="X", message="m",
                                              generation=1)] == ["Synced"]
+
+
+def _status(reason: str | None, *, ready: bool = False, observed: int | None = 2, pending: bool = False,
+            at: str = "2026-12-02T10:00:00Z") -> dict:
+    conditions = [] if reason is None else set_condition([], type_="Ready", status=ready, reason=reason, message="m",
+                                                         generation=observed, now=at, pending=pending)
+    return {"observedGeneration": observed, "conditions": conditions} if observed is not None else {}
+
+
+@pytest.mark.parametrize(("status", "generation", "pending"), [
+    (_status("Created", ready=True), 2, False),               # paused after the spec was applied
+    (_status("Created", ready=True), 3, True),                # a change made while paused
+    ({}, 1, True),                                            # created paused: nothing applied
+    (_status("Paused", ready=True, pending=True), 3, True),   # a later check of the same pause
+    (_status("Paused", ready=True), 2, False),
+])
+def test_change_pending(status, generation, pending):
+    assert change_pending(status, generation) is pending
+
+
+@pytest.mark.parametrize(("status", "waited", "reason"), [
+    ({}, 0, "ClusterNotReady"),                                        # first sight
+    (_status("ClusterNotReady"), 119, "ClusterNotReady"),
+    (_status("ClusterNotReady"), 120, "ClusterNotFound"),
+    (_status("ClusterNotFound"), 0, "ClusterNotFound"),               # stays until the cluster appears
+    (_status("BrokerUnavailable"), 500, "ClusterNotReady"),            # the wait starts now
+    (_status("Created", ready=True), 500, "ClusterNotReady"),
+])
+def test_missing_cluster_waits_then_stalls(status, waited, reason):
+    now = datetime.datetime(2026, 12, 2, 10, 0, tzinfo=datetime.UTC) + datetime.timedelta(seconds=waited)
+    assert missing_cluster_reason(status, 120, now) == reason
+
+
+def test_paused_with_a_pending_change_is_reconciling_not_stalled():
+    conditions = set_condition([], type_="Ready", status=True, reason="Paused", message="m", generation=3,
+                               pending=True)
+    assert [(c["type"], c["status"]) for c in conditions] == [("Ready", "True"), ("Reconciling", "True"),
+                                                              ("Stalled", "False")]

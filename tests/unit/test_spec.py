@@ -11,10 +11,10 @@ pytestmark = pytest.mark.unit
 
 
 def test_defaults_and_value_rendering():
-    spec = parse_topic_spec({"partitions": 1, "config": {"retention.ms": 1000, "x.enable": True}})
+    spec = parse_topic_spec({"partitions": 1, "config": {"retention.ms": 1000, "preallocate": True}})
     assert spec.deletion_policy == "Retain"
     assert spec.replication_factor is None
-    assert spec.config == {"retention.ms": "1000", "x.enable": "true"}
+    assert spec.config == {"retention.ms": "1000", "preallocate": "true"}
     assert spec.kafka_name("meta-name") == "meta-name"
     assert parse_topic_spec({"partitions": 1, "topicName": "a.b_c"}).kafka_name("meta") == "a.b_c"
 

@@ -43,7 +43,7 @@ from kafkaops.types.clusters import (
     ClusterReason,
     ResolvedCredentials,
 )
-from kafkaops.types.errors import ClusterNotReady, InvalidSpec
+from kafkaops.types.errors import ClusterNotFound, ClusterNotReady, InvalidSpec
 from kafkaops.types.specs import DEFAULT_CLUSTER
 from kafkaops.types.users import UserAdmin
 
@@ -99,7 +99,7 @@ class ClusterRegistry:
     def admin(self, cluster: str) -> KafkaAdmin:
         entry = self.entries.get(cluster)
         if entry is None:
-            raise ClusterNotReady(cluster, "no such KafkaCluster")
+            raise ClusterNotFound(cluster, "no such KafkaCluster")
         if not entry.ready or entry.admin is None:
             raise ClusterNotReady(cluster, entry.why)
         return entry.admin

@@ -21,7 +21,7 @@ import kopf
 
 from kafkaops import GROUP, VERSION
 from kafkaops.changes import handled
-from kafkaops.conditions import changed_fields, ready_condition, set_condition
+from kafkaops.conditions import changed_fields, missing_cluster_reason, ready_condition, set_condition
 from kafkaops.consumers.deployment import (
     APP_LABEL,
     APPLY_MANAGER,
@@ -44,7 +44,7 @@ from kafkaops.kube.events import post_event
 from kafkaops.metrics import RECONCILIATIONS
 from kafkaops.settings import Settings
 from kafkaops.tenancy.rules import consumer_violation
-from kafkaops.types.errors import ClusterNotReady, InvalidSpec, KafkaRejected, KafkaUnavailable
+from kafkaops.types.errors import ClusterNotFound, ClusterNotReady, InvalidSpec, KafkaRejected, KafkaUnavailable
 from kafkaops.workqueue import StartupProgress
 
 PLURAL = "consumerapps"
@@ -199,7 +199,11 @@ class ConsumerController(Controller):
         try:
             clients = self.clusters.clients(spec.cluster)
         except ClusterNotReady as error:
-            await self.report_failure(key, body, "ClusterNotReady", f"{error.message}; the Deployment is left as it is")
+            reason = (missing_cluster_reason(status, self.settings.cluster_wait_seconds)
+                      if isinstance(error, ClusterNotFound) else "ClusterNotReady")
+            await self.report_failure(key, body, reason, f"{error.message}; the Deployment is left as it is")
+            if isinstance(error, ClusterNotFound) and reason == "ClusterNotReady":
+                self.queue.add_rate_limited(key)  # until the wait is over: then Stalled
             return
         credentials_version = None
         if spec.auto_user:

@@ -20,7 +20,14 @@ import kopf
 
 from kafkaops import GROUP, VERSION, leadership
 from kafkaops.changes import handled
-from kafkaops.conditions import changed_fields, ready_condition, seconds_since, set_condition
+from kafkaops.conditions import (
+    change_pending,
+    changed_fields,
+    missing_cluster_reason,
+    ready_condition,
+    seconds_since,
+    set_condition,
+)
 from kafkaops.handlers.clusters import ClusterRegistry
 from kafkaops.handlers.controller import Controller, Key, key_of
 from kafkaops.handlers.tenancy import AccessPolicies, topic_request
@@ -41,7 +48,7 @@ from kafkaops.topics.ownership import (
 )
 from kafkaops.topics.reconcile import TopicOutcome, reconcile_topic
 from kafkaops.topics.spec import parse_topic_spec
-from kafkaops.types.errors import ClusterNotReady, InvalidSpec, KafkaRejected, KafkaUnavailable
+from kafkaops.types.errors import ClusterNotFound, ClusterNotReady, InvalidSpec, KafkaRejected, KafkaUnavailable
 from kafkaops.types.specs import DEFAULT_CLUSTER
 from kafkaops.types.topics import TopicAdmin
 
@@ -75,7 +82,8 @@ def topic_status(status: Mapping[str, Any], outcome: TopicOutcome, generation: i
     if outcome.ready and outcome.owned_keys is not None:
         new["managedConfigKeys"] = list(outcome.owned_keys)
     new["conditions"] = set_condition(status.get("conditions") or [], type_="Ready", status=outcome.ready,
-                                      reason=outcome.reason, message=outcome.message, generation=generation)
+                                      reason=outcome.reason, message=outcome.message, generation=generation,
+                                      pending=outcome.pending)
     return changed_fields(status, new)
 
 
@@ -132,18 +140,27 @@ def claim_on(body: Mapping[str, Any]) -> tuple[TopicRef, Claim] | None:
 
 
 async def decide_topic(admin_of: Callable[[], TopicAdmin], body: Mapping[str, Any], claims: Iterable[Claim],
-                       violation: str | None = None) -> TopicOutcome:
+                       violation: str | None = None, cluster_wait: float = 0.0) -> TopicOutcome:
     """Decide and act for one KafkaTopic: a hold (unmanaged, paused, its namespace's policy broken,
-    conflict), its cluster not ready (nothing on any broker is touched), or a reconcile."""
+    conflict), its cluster not ready (nothing on any broker is touched; a missing one is waited for
+    ``cluster_wait`` seconds, then Stalled), or a reconcile."""
     meta, spec, status = body["metadata"], body.get("spec") or {}, body.get("status") or {}
     topic = kafka_topic_name(meta["name"], spec)
     held: Hold | None = hold(meta.get("annotations") or {}, topic, claim_of(meta), claims, violation)
     if held is not None:
         previous = ready_condition(status)
         ready = held.ready if held.ready is not None else previous.get("status") == "True"
-        return TopicOutcome(ready, held.reason, held.message, topic, owned_keys=None)
+        generation = meta.get("generation", 0)
+        pending = held.reason == "Paused" and change_pending(status, generation)
+        message = (f"{held.message}; the spec change of generation {generation} is not applied" if pending
+                   else held.message)
+        return TopicOutcome(ready, held.reason, message, topic, owned_keys=None, pending=pending)
     try:
         admin = admin_of()
+    except ClusterNotFound as error:
+        reason = missing_cluster_reason(status, cluster_wait)
+        return TopicOutcome(ready=False, reason=reason, message=error.message, topic=topic, owned_keys=None,
+                            transient=reason == "ClusterNotReady")
     except ClusterNotReady as error:
         return TopicOutcome(ready=False, reason="ClusterNotReady", message=error.message, topic=topic,
                             owned_keys=None)
@@ -263,7 +280,8 @@ class TopicController(Controller):
         verdict, new_generation = self.verdict(key, body), not handled(body)
         outcome = await decide_topic(lambda: self.clusters.admin(cluster_of(spec)), body,
                                      self.claims_on(topic_ref(key[1], spec)),
-                                     verdict.message if verdict is not None and verdict.refused else None)
+                                     verdict.message if verdict is not None and verdict.refused else None,
+                                     self.settings.cluster_wait_seconds)
         changes = topic_status(body.get("status") or {}, outcome, body["metadata"].get("generation", 0))
         if changes:
             await api.patch_status(PLURAL, *key, changes)

@@ -19,7 +19,7 @@ import kopf
 
 from kafkaops import GROUP, VERSION, leadership
 from kafkaops.changes import handled
-from kafkaops.conditions import changed_fields, ready_condition, seconds_since, set_condition
+from kafkaops.conditions import changed_fields, missing_cluster_reason, ready_condition, seconds_since, set_condition
 from kafkaops.handlers.clusters import ClusterRegistry
 from kafkaops.handlers.controller import Controller, Key
 from kafkaops.handlers.tenancy import AccessPolicies, user_request
@@ -29,7 +29,7 @@ from kafkaops.logs import SECRETS
 from kafkaops.metrics import RECONCILIATIONS
 from kafkaops.settings import Settings
 from kafkaops.tenancy.rules import user_violation
-from kafkaops.types.errors import ClusterNotReady, InvalidSpec, KafkaRejected, KafkaUnavailable
+from kafkaops.types.errors import ClusterNotFound, ClusterNotReady, InvalidSpec, KafkaRejected, KafkaUnavailable
 from kafkaops.types.users import principal_for
 from kafkaops.users.acls import desired_acls, sync_acls, username_for
 from kafkaops.users.credentials import (
@@ -147,6 +147,12 @@ class UserController(Controller):
         except UserFailure as failure:
             await self.report(key, body, False, failure.reason, failure.message)
             self.queue.forget(key)
+            return
+        except ClusterNotFound as error:
+            reason = missing_cluster_reason(status, self.settings.cluster_wait_seconds)
+            await self.report(key, body, False, reason, error.message)
+            if reason == "ClusterNotReady":
+                self.queue.add_rate_limited(key)  # until the wait is over: then Stalled
             return
         except ClusterNotReady as error:
             await self.report(key, body, False, "ClusterNotReady", error.message)

@@ -27,6 +27,7 @@ class TopicOutcome:
     owned_keys: tuple[str, ...] | None = ()  # None: leave status.managedConfigKeys alone
     transient: bool = False  # worth retrying with backoff (broker unavailable, a race)
     changed: bool = False  # something was written to the broker
+    pending: bool = False  # paused with a spec change not applied (kstatus must not say Current)
 
 
 async def apply_plan(admin: TopicAdmin, plan: TopicPlan) -> None:

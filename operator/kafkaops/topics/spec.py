@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from kafkaops.topics.config_keys import KAFKA_VERSION, TOPIC_CONFIG_KEYS
 from kafkaops.types.specs import ClusterRef, check_topic_name, cluster_name, parse_spec
 
 
@@ -29,6 +30,7 @@ class TopicSpec(BaseModel):
     partitions: int = Field(ge=1, le=1_000_000)
     replication_factor: int | None = Field(None, alias="replicationFactor", ge=1, le=32767)
     config: dict[str, str] = Field(default_factory=dict)
+    extra_config_keys: tuple[str, ...] = Field((), alias="extraConfigKeys", max_length=50)
     deletion_policy: Literal["Retain", "Delete"] = Field("Retain", alias="deletionPolicy")
 
     @field_validator("topic_name")
@@ -44,6 +46,15 @@ class TopicSpec(BaseModel):
         if not isinstance(value, dict):
             raise ValueError("config must be a map of Kafka topic config keys to values")
         return {str(k): config_value(v) for k, v in value.items()}
+
+    @model_validator(mode="after")
+    def _known_config_keys(self) -> TopicSpec:
+        """The CRD's rule, repeated: a key Kafka does not define must be named in extraConfigKeys."""
+        unknown = sorted(set(self.config) - TOPIC_CONFIG_KEYS - set(self.extra_config_keys))
+        if unknown:
+            raise ValueError(f'config key "{unknown[0]}" is not a Kafka {KAFKA_VERSION} topic config; '
+                             "name a broker-specific key in spec.extraConfigKeys")
+        return self
 
     def kafka_name(self, resource_name: str) -> str:
         return self.topic_name or resource_name

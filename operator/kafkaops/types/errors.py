@@ -34,3 +34,8 @@ class ClusterNotReady(Exception):
         super().__init__(f"KafkaCluster {cluster!r} is not ready: {why}")
         self.cluster = cluster
         self.message = str(self)
+
+
+class ClusterNotFound(ClusterNotReady):
+    """No KafkaCluster of that name exists: waited for a while (it may be applied in the same sync),
+    then only a person can fix it (kstatus Stalled)."""

@@ -1,12 +1,17 @@
--- Argo CD health of a KafkaTopic, ConsumerApp or KafkaCluster (one script for the three kinds).
--- Ready True is Healthy. Ready False is Progressing while the operator keeps retrying on its own
--- (Reconciling True: BrokerUnavailable, ClusterNotReady, Reassigning, Unreachable) and Degraded
--- when only a change by a person can fix it (Stalled True, or an operator older than these conditions).
+-- Argo CD health of every kafkaops kind (one script for the five; docs/status.md has the table).
+-- KafkaAccessPolicy has no status: stored is in force (the API server checks it), so Healthy.
+-- Paused is Suspended. Ready True is Healthy. Ready False is Progressing while the operator keeps
+-- retrying on its own (Reconciling True: BrokerUnavailable, ClusterNotReady, Reassigning, Unreachable,
+-- CredentialsPending) and Degraded when only a person can fix it (Stalled True: InvalidConfig,
+-- PolicyViolation, ClusterNotFound..., or an operator older than these conditions).
 local hs = {status = "Progressing", message = "Waiting for the operator"}
 local meta = obj.metadata or {}
 if meta.deletionTimestamp ~= nil then
   hs.message = "Being deleted"
   return hs
+end
+if obj.kind == "KafkaAccessPolicy" then
+  return {status = "Healthy", message = "In force: admission and the operator read it as stored"}
 end
 local annotations = meta.annotations or {}
 if string.lower(annotations["kafkaops.io/paused"] or "") == "true" then
