@@ -1,6 +1,6 @@
 """The generated list of topic config keys is exactly what the harness's Kafka broker describes
 for a real topic: a Kafka upgrade that adds or drops a key fails here until the list is regenerated
-(tools/gen_topic_config_keys.py)."""
+(kafkaops.harness.topic_config_keys)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_generated_keys_equal_the_brokers_describe_configs_of_a_topic(kafka: KafkaCluster):
-    assert HARNESS_KAFKA_VERSION == KAFKA_VERSION, "regenerate: tools/gen_topic_config_keys.py"
+    assert HARNESS_KAFKA_VERSION == KAFKA_VERSION, "regenerate: kafkaops.harness.topic_config_keys"
     admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
     name = f"config-keys-{uuid.uuid4().hex[:8]}"
     admin.create_topics([NewTopic(name, 1, 1)])[name].result(timeout=30)
