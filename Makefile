@@ -37,8 +37,11 @@ lint: install
 unit: install
 	$(PY) -m pytest -m unit
 
-test: harness image lint
-	$(PY) -m pytest
+# The harness build (Go, on both cores), the image build (mostly downloads from Debian and PyPI) and lint run
+# side by side; then the whole suite, with the slowest tests listed at the end.
+test: install
+	$(MAKE) -j3 --output-sync=line harness image lint
+	$(PY) -m pytest --durations=30
 
 # The life-cycle tests (kill, freeze, restart: -m lifecycle) LOOPS times in a row in one session, against one
 # broker and API server; pass/fail per run and per test at the end. No reruns: a failure counts.

@@ -20,6 +20,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from kafkaops.harness.debian import apt_env, apt_lock
 from kafkaops.harness.procs import HarnessError, cache_root, progress, run_logged
 
 IMAGE = os.environ.get("KAFKAOPS_IMAGE", "localhost/kafkaops:dev")
@@ -50,10 +51,9 @@ def ensure_tools() -> None:
                            f"{' '.join(TOOLS)} (as root)")
     log = image_dir() / "apt.log"
     progress(f"installing {' '.join(TOOLS)} with apt-get (missing: {', '.join(missing)}); log {log}")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    run_logged(["apt-get", "update", "-q"], log, env=env, what="apt-get update")
-    run_logged(["apt-get", "install", "-y", "-q", *TOOLS], log, env=env,
-               what="apt-get install")
+    with apt_lock():
+        run_logged(["apt-get", "update", "-q"], log, env=apt_env(), what="apt-get update")
+        run_logged(["apt-get", "install", "-y", "-q", *TOOLS], log, env=apt_env(), what="apt-get install")
 
 
 def dockerfile_base(dockerfile: Path) -> str:
