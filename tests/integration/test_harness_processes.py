@@ -41,7 +41,10 @@ def test_children_die_with_the_harness_even_when_it_is_killed(tmp_path):
         import os, signal, time
         from pathlib import Path
         from kafkaops.harness.procs import Service
-        s = Service("sleeper", ["sh", "-c", "echo $$ > {pid_file}; exec sleep 60"], Path("{tmp_path}/s.log"))
+        # Written whole, then renamed: the file exists only once it holds the pid (the redirection alone
+        # creates it empty first, and a poll that saw it then read '').
+        write = "echo $$ > {pid_file}.part && mv {pid_file}.part {pid_file}"
+        s = Service("sleeper", ["sh", "-c", write + "; exec sleep 60"], Path("{tmp_path}/s.log"))
         while not Path("{pid_file}").exists():
             time.sleep(0.05)
         os.kill(os.getpid(), signal.SIGKILL)
