@@ -87,3 +87,22 @@ def members(bootstrap: str, protocol: Protocol, group: str, topics: Sequence[str
         yield
     assert not failures, failures
     assert not any(thread.is_alive() for thread in threads), "a group member did not leave"
+
+
+def commit_as_member(bootstrap: str, protocol: Protocol, group: str, topic: str, offsets: dict[int, int],
+                     timeout: float = 60) -> None:
+    """Join ``group`` as one ``classic`` or ``consumer`` (KIP-848) member, commit these offsets of
+    ``topic`` and leave: the group stays, empty, of that protocol (a commit without joining would make a
+    classic group whatever the client)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "group.protocol": protocol,
+                         "enable.auto.commit": False, "auto.offset.reset": "latest"})
+    try:
+        consumer.subscribe([topic])
+
+        def assigned() -> bool:
+            consumer.poll(0.2)
+            return {tp.partition for tp in consumer.assignment()} >= set(offsets)
+        eventually(assigned, timeout=timeout, interval=0, what=f"{topic} assigned to the {protocol} member")
+        consumer.commit(offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()], asynchronous=False)
+    finally:
+        consumer.close()
