@@ -5,7 +5,9 @@
 
 One harness run (one KRaft broker, one API server with kwok pods):
 1. ``--apps`` topics of ``--partitions`` partitions, a few messages in each, and one consumer
-   group per topic with offsets committed part of the way (so every app has lag to compute).
+   group per topic with offsets committed part of the way (so every app has lag to compute). With
+   ``--protocol consumer`` each group is a KIP-848 group (its offsets committed by a
+   ``group.protocol=consumer`` member that then leaves), with ``mixed`` every other one.
 2. Raw: the admin calls one collection needs, made directly on the same broker (describe the
    topics, list_offsets earliest and latest for every partition, the states and the committed
    offsets of every group, the last two with kafka-python as the operator reads them), timed per cycle.
@@ -48,6 +50,9 @@ from kafkaops.harness.procs import Service, free_port
 from procstats import cpu_seconds, peak_rss_mb
 from pyspy import Profiler, report
 
+sys.path.append(str(Path(__file__).resolve().parents[1] / "tests"))  # the tests' Kafka clients, to join as they do
+from kafka_clients import commit_as_member
+
 REPO = Path(__file__).resolve().parents[1]
 GROUP, VERSION, PLURAL = "kafkaops.io", "v1alpha1", "consumerapps"
 TEMPLATE = {"spec": {"containers": [{"name": "consumer", "image": "example.com/consumer:1"}]}}
@@ -75,9 +80,11 @@ def raise_limits() -> list[str]:
     return changes
 
 
-def prepare(bootstrap: str, topics: list[str], partitions: int, groups: dict[str, list[str]]) -> None:
+def prepare(bootstrap: str, topics: list[str], partitions: int, groups: dict[str, list[str]],
+            consumer_groups: frozenset[str] = frozenset()) -> None:
     """Topics with messages, and each group committed part of the way on its topic, in batches
-    (one create_topics of 60,000 partitions would outlast any request timeout)."""
+    (one create_topics of 60,000 partitions would outlast any request timeout); ``consumer_groups``
+    committed by a KIP-848 member (many joining at once), the others as a classic group."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "queue.buffering.max.messages": 1_000_000})
     offsets = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=120_000)
@@ -94,9 +101,14 @@ def prepare(bootstrap: str, topics: list[str], partitions: int, groups: dict[str
                     producer.produce(topic, value=b"%d" % i, partition=partition)
             producer.poll(0)
         assert producer.flush(300) == 0
+        members = [(topic, group) for topic in batch for group in groups[topic] if group in consumer_groups]
         for topic in batch:
             for group in groups[topic]:
-                commit(offsets, group, {(topic, p): COMMITTED_PER_PARTITION for p in range(partitions)})
+                if group not in consumer_groups:
+                    commit(offsets, group, {(topic, p): COMMITTED_PER_PARTITION for p in range(partitions)})
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            list(pool.map(lambda member: commit_as_member(bootstrap, "consumer", member[1], member[0], dict.fromkeys(
+                range(partitions), COMMITTED_PER_PARTITION), timeout=120), members))
         print(f"  prepared topics {first}..{first + len(batch) - 1} in {time.perf_counter() - started:.1f}s",
               flush=True)
     offsets.close()
@@ -127,7 +139,14 @@ def raw_cycle(admin: AdminClient, offsets: KafkaAdminClient, topics: list[str], 
     for spec in (OffsetSpec.earliest(), OffsetSpec.latest()):
         for future in admin.list_offsets(dict.fromkeys(keys, spec)).values():
             future.result()
-    offsets.describe_groups(groups)  # as the operator does: one DescribeGroups per coordinator
+    # as the operator does: one ListGroups per broker for every group's type and state, then members of
+    # the groups that can have any (kafka-python describes classic groups only)
+    wanted = set(groups)
+    listed = [g for g in offsets.list_groups() if g["group_id"] in wanted]
+    active = [g["group_id"] for g in listed
+              if g["group_state"] not in ("Empty", "Dead") and g["group_type"] == "classic"]
+    if active:
+        offsets.describe_groups(active)
     offsets.list_group_offsets(groups)
     return time.perf_counter() - started
 
@@ -342,10 +361,14 @@ def main() -> int:
                              "their status writes (per cycle) and CPU")
     parser.add_argument("--profile", type=Path, help="py-spy the operator over the measured cycles (raw stacks here)")
     parser.add_argument("--plot", type=Path, help="also draw one app's scale-up and scale-down to this PNG")
+    parser.add_argument("--protocol", choices=["classic", "consumer", "mixed"], default="classic",
+                        help="the groups' protocol: classic, consumer (KIP-848) or every other one each")
     args = parser.parse_args()
     apps = bench_apps(args.apps, args.groups_per_topic)
     topics = sorted({topic for _, topic, _ in apps})
     groups = [group for _, _, group in apps]
+    consumer_groups = frozenset(group for i, group in enumerate(groups)
+                                if args.protocol == "consumer" or (args.protocol == "mixed" and i % 2))
     groups_of: dict[str, list[str]] = {}
     for _, topic, group in apps:
         groups_of.setdefault(topic, []).append(group)
@@ -355,7 +378,7 @@ def main() -> int:
     with start_kafka(1) as kafka, start_kube() as kube:
         bootstrap = kafka.bootstrap_servers
         started = time.perf_counter()
-        prepare(bootstrap, topics, args.partitions, groups_of)
+        prepare(bootstrap, topics, args.partitions, groups_of, consumer_groups)
         preparation = time.perf_counter() - started
         print(f"prepared {len(topics)} topics x {args.partitions} partitions, {len(groups)} groups "
               f"in {preparation:.1f}s", flush=True)
@@ -418,7 +441,8 @@ def main() -> int:
     cpu = statistics.median(c[2] for c in cycles)
     print(f"\n{len(apps)} ConsumerApps x {args.partitions} partitions ({len(apps) * args.partitions} group-partitions "
           f"on {len(topics)} topics, {len(topics) * args.partitions} partitions), one KRaft broker, "
-          f"poll {args.poll}s, lag granularity {args.lag_granularity}, {len(cycles)} operator cycles, "
+          f"poll {args.poll}s, lag granularity {args.lag_granularity}, protocol {args.protocol} "
+          f"({len(consumer_groups)} KIP-848 groups), {len(cycles)} operator cycles, "
           f"{len(raw_times)} raw")
     print(f"preparation (batches of {PREPARE_BATCH_PARTITIONS} partitions)   {preparation:7.1f}s")
     print(f"raw admin calls per collection, median        {statistics.median(raw_times):7.3f}s  "

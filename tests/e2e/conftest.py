@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from clusters import GROUP, VERSION, kafka_cluster, secret
+from group_protocols import GroupProtocol
 from installed import (
     OperatorProcess,
     build_clean_install,
@@ -23,6 +24,7 @@ from kubernetes import client, config
 from support import OPERATOR_ENV, REPO, Topics, kubectl
 
 from chart_render import RELEASE_NAMESPACE
+from kafka_clients import PROTOCOLS
 from kafkaops.harness.image import build_image
 from kafkaops.harness.kafka import KafkaCluster
 from kafkaops.harness.kstatus import ensure_kstatus
@@ -189,3 +191,9 @@ def prod(api, operator, secured_kafka, kube) -> Iterator[tuple[str, str]]:
 def topic_name() -> str:
     return f"topic_{uuid.uuid4().hex[:8]}"
 
+
+
+@pytest.fixture(params=PROTOCOLS)
+def protocol(request: pytest.FixtureRequest) -> GroupProtocol:
+    """The protocol matrix: a test that reads groups end to end runs once per group protocol."""
+    return GroupProtocol(request.param)

@@ -1,4 +1,4 @@
-"""The adapter's share-group reads (hand-written ShareGroupDescribe and DescribeShareGroupOffsets)
+"""The adapter's share-group reads (ListGroups and the hand-written ShareGroupDescribe and DescribeShareGroupOffsets)
 against the real Kafka 4.4 broker, with a real share consumer (confluent-kafka's ShareConsumer)
 acknowledging some records and releasing others."""
 
@@ -17,7 +17,7 @@ from kafka_clients import produce
 from kafkaops.harness.kafka import KafkaCluster
 from kafkaops.kafka.admin import KafkaAdmin
 from kafkaops.types.errors import KafkaRejected, KafkaUnavailable
-from kafkaops.types.groups import SharePartitionOffsets
+from kafkaops.types.groups import NOT_FOUND, GroupStatus, SharePartitionOffsets
 from kafkaops.types.topics import TopicCreation
 
 pytestmark = pytest.mark.integration
@@ -91,14 +91,14 @@ def test_share_group_state_members_and_backlog_as_the_broker_keeps_them(kafka: K
     async def read():
         admin = KafkaAdmin({"bootstrap.servers": bootstrap})
         try:
-            states = await admin.describe_share_groups([group, "no-such-share-group"])
+            states = await admin.describe_groups([group, "no-such-share-group"])
             offsets = await admin.share_group_offsets({group: {topic: 2}, "no-such-share-group": {topic: 2}})
             return states, offsets
         finally:
             admin.close()
 
     states, offsets = answered(read)
-    assert states == {group: ("Dead", 0), "no-such-share-group": ("Dead", 0)}  # not known to the broker yet
+    assert states == {group: NOT_FOUND, "no-such-share-group": NOT_FOUND}  # not known to the broker yet
     assert offsets == {group: {}, "no-such-share-group": {}}
 
     consumer = ShareConsumer({"bootstrap.servers": bootstrap, "group.id": group,
@@ -115,8 +115,8 @@ def test_share_group_state_members_and_backlog_as_the_broker_keeps_them(kafka: K
             states, offsets = await read()
             return states[group], {key: value.lag for key, value in offsets[group].items() if key in expected_lag}
 
-        state, lag = wait_for(lags, (("Stable", 1), expected_lag))
-        assert (state, lag) == (("Stable", 1), expected_lag)
+        state, lag = wait_for(lags, (GroupStatus("share", "Stable", 1), expected_lag))
+        assert (state, lag) == (GroupStatus("share", "Stable", 1), expected_lag)
         assert sum(accepted.values()) == ACCEPTED
         _, offsets = answered(read)
         for (_, partition), value in offsets[group].items():
@@ -130,7 +130,7 @@ def test_share_group_state_members_and_backlog_as_the_broker_keeps_them(kafka: K
     async def after_close():
         return (await read())[0][group]
 
-    assert wait_for(after_close, ("Empty", 0)) == ("Empty", 0)
+    assert wait_for(after_close, GroupStatus("share", "Empty", 0)) == GroupStatus("share", "Empty", 0)
 
 
 def test_set_group_config_writes_the_share_groups_config_and_keeps_its_other_keys(kafka: KafkaCluster):

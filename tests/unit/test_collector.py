@@ -9,7 +9,7 @@ import pytest
 
 from kafkaops.consumers.collector import METADATA_REFRESH_SECONDS, AppQuery, LagCollector
 from kafkaops.types.errors import KafkaRejected, TopicMissing
-from kafkaops.types.groups import SharePartitionOffsets
+from kafkaops.types.groups import NOT_FOUND, GroupStatus, SharePartitionOffsets
 
 pytestmark = pytest.mark.unit
 
@@ -22,6 +22,7 @@ class OffsetTable:
         self.committed = {"g": {("orders", 0): 40}}
         self.shared: dict[str, dict[tuple[str, int], SharePartitionOffsets]] = {}
         self.share_refusal = ""
+        self.statuses = {"g": GroupStatus("classic", "Stable", 1)}
         self.calls: list[str] = []
 
     async def partition_counts(self, topics):
@@ -34,16 +35,13 @@ class OffsetTable:
         return {key: table[key] for key in partitions}
 
     async def describe_groups(self, groups):
-        self.calls.append("describe_groups")
-        return dict.fromkeys(groups, ("Stable", 1))
+        self.calls.append(f"describe_groups:{','.join(groups)}")
+        return {g: self.statuses.get(g, GroupStatus("share", "Stable", 5) if g in self.shared else NOT_FOUND)
+                for g in groups}
 
     async def committed_offsets(self, groups):
         self.calls.append("committed_offsets")
         return {g: self.committed.get(g, {}) for g in groups}
-
-    async def describe_share_groups(self, groups):
-        self.calls.append(f"describe_share_groups:{','.join(groups)}")
-        return {g: ("Stable", 5) if g in self.shared else ("Dead", 0) for g in groups}
 
     async def share_group_offsets(self, groups):
         if self.share_refusal:
@@ -61,13 +59,13 @@ def test_metadata_is_read_once_per_refresh_and_log_ends_every_cycle():
     # partition 0: 100 - 40; partition 1 never committed, earliest: 50 - 10 (not 50: retention moved the start)
     assert first[APP.key].snapshot.total_lag == 60 + 40
     assert first[APP.key].per_partition == {("orders", 0): 60, ("orders", 1): 40}
-    assert table.calls == ["partition_counts", "log_offsets:latest", "log_offsets:earliest", "describe_groups",
+    assert table.calls == ["partition_counts", "log_offsets:latest", "log_offsets:earliest", "describe_groups:g",
                            "committed_offsets"]
     table.calls.clear()
     table.end[("orders", 0)] = 120
     second = asyncio.run(collector.collect(table, [APP], now=1005.0))
     assert second[APP.key].snapshot.total_lag == 80 + 40
-    assert table.calls == ["log_offsets:latest", "describe_groups", "committed_offsets"]
+    assert table.calls == ["log_offsets:latest", "describe_groups:g", "committed_offsets"]
     table.calls.clear()
     table.partitions["orders"] = 3
     table.start[("orders", 2)], table.end[("orders", 2)] = 0, 7
@@ -133,7 +131,8 @@ def test_share_group_backlog(shared, reset, per_partition):
     report = asyncio.run(collector.collect(table, [app], now=1000.0))[app.key]
     assert report.per_partition == per_partition
     assert report.snapshot.total_lag == sum(per_partition.values())
-    assert (report.state, report.members) == (("Stable", 5) if shared else ("Dead", 0))
+    assert (report.protocol, report.state, report.members) == (
+        ("share", "Stable", 5) if shared else (None, "NotFound", 0))
     assert not report.snapshot.stale
 
 
@@ -143,12 +142,12 @@ def test_share_groups_are_read_in_one_request_per_kind_beside_the_classic_ones()
     table.start[("refunds", 0)], table.end[("refunds", 0)] = 0, 5
     apps = [APP, share_app("a", "s1"), share_app("b", "s2", ("orders", "refunds")), share_app("c", "s2", ("orders",))]
     asyncio.run(collector.collect(table, apps, now=1000.0))
-    assert table.calls[-4:] == [
-        "describe_groups", "committed_offsets", "describe_share_groups:s1,s2",
+    assert table.calls[-3:] == [  # one describe for the groups of every protocol
+        "describe_groups:g,s1,s2", "committed_offsets",
         "share_group_offsets:[('s1', [('orders', 2)]), ('s2', [('orders', 2), ('refunds', 1)])]"]
     table.calls.clear()
-    asyncio.run(collector.collect(table, apps[1:], now=1001.0))  # share groups only: no classic request
-    assert not any(call in ("describe_groups", "committed_offsets") for call in table.calls)
+    asyncio.run(collector.collect(table, apps[1:], now=1001.0))  # share groups only: no committed offsets
+    assert "describe_groups:s1,s2" in table.calls and "committed_offsets" not in table.calls
 
 
 def test_share_group_time_lag_is_the_age_of_the_oldest_unacknowledged_record():
@@ -180,7 +179,7 @@ def test_a_share_group_whose_topics_do_not_exist_is_described_but_not_asked_for_
     app = share_app("queue", "s", topics=("no-such-topic",))
     report = asyncio.run(collector.collect(table, [app], now=1000.0))[app.key]
     assert report.missing_topics == ("no-such-topic",) and report.snapshot.total_lag == 0
-    assert "describe_share_groups:s" in table.calls
+    assert "describe_groups:s" in table.calls
     assert not any(call.startswith("share_group_offsets") for call in table.calls)
 
 

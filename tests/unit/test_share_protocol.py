@@ -9,10 +9,9 @@ import uuid
 
 import pytest
 
-from kafkaops.kafka import share_groups
+from kafkaops.kafka import group_states, share_groups
 from kafkaops.kafka.share_groups import (
     DescribeShareGroupOffsetsResponse,
-    ShareGroupDescribeResponse,
     ShareGroupError,
     SharePartitionOffsets,
 )
@@ -38,8 +37,8 @@ NO_TAGS = b"\x00"
 
 @pytest.mark.parametrize(("request_", "expected"), [
     # ShareGroupDescribe v1: GroupIds (compact array of compact strings), IncludeAuthorizedOperations, tags
-    (share_groups.describe_request(["g"]), b"\x02" + compact_string("g") + b"\x00" + NO_TAGS),
-    (share_groups.describe_request(["a", "bc"]),
+    (group_states.describe_request("share", ["g"]), b"\x02" + compact_string("g") + b"\x00" + NO_TAGS),
+    (group_states.describe_request("share", ["a", "bc"]),
      b"\x03" + compact_string("a") + compact_string("bc") + b"\x00" + NO_TAGS),
     # DescribeShareGroupOffsets v1: Groups[GroupId, Topics[TopicName, Partitions[int32]]], every partition named
     (share_groups.offsets_request({"g": {"t": 2}}),
@@ -59,7 +58,7 @@ def test_request_keys_and_versions():
         == (77, 90)
     # v1 of DescribeShareGroupOffsets is the one with KIP-1226's Lag; the request insists on it
     assert share_groups.offsets_request({"g": {"t": 1}})._min_version == 1
-    assert share_groups.describe_request(["g"])._min_version == 1
+    assert group_states.describe_request("share", ["g"])._min_version == 1
 
 
 TOPIC_ID = uuid.UUID("ce00821d-0729-4e90-94a6-c4129cdd73cf")
@@ -114,32 +113,3 @@ def test_offsets_errors(groups, code, retriable):
         share_groups.parse_offsets(response)
     assert (raised.value.code, raised.value.retriable) == (code, retriable)
     assert str(code) in str(raised.value)
-
-
-Described = ShareGroupDescribeResponse.DescribedGroup
-Member = Described.Member
-
-
-def described(group: str, state: str = "", members: int = 0, error: int = 0) -> Described:
-    return Described(error_code=error, error_message=None, group_id=group, group_state=state, group_epoch=1,
-                     assignment_epoch=1, assignor_name="simple", authorized_operations=-2147483648, members=[
-                         Member(member_id=f"m{i}", rack_id=None, member_epoch=1, client_id="c", client_host="h",
-                                subscribed_topic_names=["t"], assignment=Member.Assignment(topic_partitions=[]))
-                         for i in range(members)])
-
-
-@pytest.mark.parametrize(("groups", "expected"), [
-    ([described("g", "Stable", 3)], {"g": ("Stable", 3)}),
-    ([described("g", "Empty", 0), described("h", error=69)], {"g": ("Empty", 0), "h": ("Dead", 0)}),
-])
-def test_describe_decoding(groups, expected):
-    response = ShareGroupDescribeResponse(throttle_time_ms=0, groups=groups, version=1)
-    decoded = ShareGroupDescribeResponse.decode(response.encode(version=1), version=1)
-    assert share_groups.parse_describe(decoded) == expected
-
-
-def test_describe_error():
-    response = ShareGroupDescribeResponse(throttle_time_ms=0, groups=[described("g", error=15)], version=1)
-    with pytest.raises(ShareGroupError) as raised:
-        share_groups.parse_describe(response)
-    assert raised.value.retriable and "COORDINATOR_NOT_AVAILABLE" in str(raised.value)

@@ -1,9 +1,10 @@
 """One operator-wide lag collection per cycle, for every ConsumerApp at once.
 
-Per cycle: one list_offsets request (log ends) for all partitions of all apps, one
-describe_consumer_groups for all groups, and the committed offsets of all groups (batched per
-coordinator); for share groups (KIP-932) instead, one ShareGroupDescribe and one
-DescribeShareGroupOffsets per coordinator, whose per-partition lag is the broker's (KIP-1226).
+Per cycle: one list_offsets request (log ends) for all partitions of all apps, the protocol, state
+and members of every group of every protocol (one ListGroups per broker, one describe per coordinator
+and protocol), and the committed offsets of all consumer groups (batched per coordinator); for share
+groups (KIP-932) instead one DescribeShareGroupOffsets per coordinator, whose per-partition lag is the
+broker's (KIP-1226).
 Partition counts (describe_topics) and log starts (a second list_offsets) change
 rarely, with partition growth and retention: they are refreshed every ``METADATA_REFRESH_SECONDS``
 and at once for a topic seen for the first time. Every scaling decision of the cycle is served
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from kafkaops.consumers.autoscale import GroupSnapshot
 from kafkaops.consumers.lag import OffsetHistory, OffsetReset, lag_of, seconds_behind
 from kafkaops.types.errors import KafkaRejected, KafkaUnavailable, TopicMissing
-from kafkaops.types.groups import GroupReader, GroupType, SharePartitionOffsets
+from kafkaops.types.groups import GroupReader, GroupStatus, GroupType, SharePartitionOffsets
 
 # A partition whose lag stays at most this, with nothing produced or consumed for the stale
 # window, is counted as drained: transaction markers and compaction gaps leave such offsets.
@@ -27,6 +28,7 @@ STALE_LAG_PER_PARTITION = 2
 
 
 METADATA_REFRESH_SECONDS = 30.0
+UNKNOWN = GroupStatus(None, "Unknown", None)  # a group the reader did not answer for
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,8 +44,9 @@ class AppQuery:
 @dataclass(frozen=True, kw_only=True)
 class GroupReport:
     snapshot: GroupSnapshot
-    state: str
-    members: int
+    state: str  # as the group's protocol names it; NotFound when no such group exists
+    members: int | None  # None: not known (a group the operator may not describe, a streams group)
+    protocol: str | None = None  # the group's type on the broker (classic, consumer, share); None: not found
     per_partition: Mapping[tuple[str, int], int]  # lag per partition (for the metrics)
     missing_topics: tuple[str, ...] = ()  # topics of the app the broker does not have
     moved_at: float = 0.0  # when the group's log ends or committed offsets last moved (first seen: then)
@@ -97,17 +100,17 @@ class LagCollector:
             self.counts = {t: self.counts[t] for t in topics if t in self.counts}
             self.starts = {key: self.starts[key] for key in partitions if key in self.starts}
             self.histories = {key: self.histories[key] for key in partitions if key in self.histories}
+        all_groups = sorted({app.group for app in apps})
+        states = await reader.describe_groups(all_groups) if all_groups else {}
         groups = sorted({app.group for app in apps if app.group_type == "consumer"})
-        states = await reader.describe_groups(groups) if groups else {}
         committed = await reader.committed_offsets(groups) if groups else {}
         share_topics: dict[str, dict[str, int]] = {}
         for app in apps:
             if app.group_type == "share":
                 share_topics.setdefault(app.group, {}).update({t: counts[t] for t in app.topics if counts[t]})
-        share_states, shared, self.share_problem = {}, {}, ""
+        shared, self.share_problem = {}, ""
         if share_topics:
             try:
-                share_states = await reader.describe_share_groups(sorted(share_topics))
                 with_partitions = {group: topics for group, topics in share_topics.items() if topics}
                 shared = await reader.share_group_offsets(with_partitions) if with_partitions else {}
             except (KafkaUnavailable, KafkaRejected) as error:
@@ -122,11 +125,11 @@ class LagCollector:
             history.record(end, now)
         return {app.key: self._report(app, counts, ends, states, committed.get(app.group, {}), now)
                 if app.group_type == "consumer" else
-                self._share_report(app, counts, ends, share_states, shared.get(app.group, {}), now)
+                self._share_report(app, counts, ends, states, shared.get(app.group, {}), now)
                 for app in apps if app.group_type == "consumer" or not self.share_problem}
 
     def _report(self, app: AppQuery, counts: Mapping[str, int], ends: Mapping[tuple[str, int], int],
-                states: Mapping[str, tuple[str, int]], committed: Mapping[tuple[str, int], int],
+                states: Mapping[str, GroupStatus], committed: Mapping[tuple[str, int], int],
                 now: float) -> GroupReport:
         # Plain numbers per partition, no object each: this runs for every partition of every group.
         lags: dict[tuple[str, int], int] = {}
@@ -147,15 +150,15 @@ class LagCollector:
         moved_at = self._moved_at(app.key, tuple(fingerprint), now)
         stale = (bool(lags) and max(lags.values()) <= STALE_LAG_PER_PARTITION
                  and now - moved_at >= app.stale_after_seconds)
-        state, members = states.get(app.group, ("Unknown", 0))
+        status = states.get(app.group, UNKNOWN)
         snapshot = GroupSnapshot(total_lag=sum(lags.values()), lag_seconds=seconds,
                                  partitions=sum(counts.get(t, 0) for t in app.topics), stale=stale)
         missing = tuple(t for t in app.topics if not counts.get(t))
-        return GroupReport(snapshot=snapshot, state=state, members=members, per_partition=lags, missing_topics=missing,
-                           moved_at=moved_at)
+        return GroupReport(snapshot=snapshot, state=status.state, members=status.members, protocol=status.protocol,
+                           per_partition=lags, missing_topics=missing, moved_at=moved_at)
 
     def _share_report(self, app: AppQuery, counts: Mapping[str, int], ends: Mapping[tuple[str, int], int],
-                      states: Mapping[str, tuple[str, int]], offsets: Mapping[tuple[str, int], SharePartitionOffsets],
+                      states: Mapping[str, GroupStatus], offsets: Mapping[tuple[str, int], SharePartitionOffsets],
                       now: float) -> GroupReport:
         """A share group's backlog: the broker's lag per partition (records not yet acknowledged);
         a partition the group never read counts by the app's offset-reset rule, as a classic group's
@@ -178,11 +181,12 @@ class LagCollector:
                 if lag:
                     seconds = max(seconds, seconds_behind(self.histories[key], start, position, now))
                 fingerprint += (end, -1 if position is None else position, lag)
-        state, members = states.get(app.group, ("Unknown", 0))
+        status = states.get(app.group, UNKNOWN)
         snapshot = GroupSnapshot(total_lag=sum(lags.values()), lag_seconds=seconds,
                                  partitions=sum(counts.get(t, 0) for t in app.topics))
         missing = tuple(t for t in app.topics if not counts.get(t))
-        return GroupReport(snapshot=snapshot, state=state, members=members, per_partition=lags, missing_topics=missing,
+        return GroupReport(snapshot=snapshot, state=status.state, members=status.members, protocol=status.protocol,
+                           per_partition=lags, missing_topics=missing,
                            moved_at=self._moved_at(app.key, tuple(fingerprint), now))
 
     def _moved_at(self, key: tuple[str, str], fingerprint: tuple[int, ...], now: float) -> float:

@@ -82,7 +82,7 @@ def decide_scaling(inputs: ScalingInputs) -> ScalingOutcome:
                                         inputs.policy.stabilization_window_seconds)
     new.update(desiredReplicas=decision.replicas, totalLag=report.snapshot.total_lag,
                lagSeconds=round(report.snapshot.lag_seconds, 1), partitions=report.snapshot.partitions,
-               groupState=report.state, members=report.members)
+               groupState=report.state, members=report.members, groupProtocol=report.protocol)
     if report.missing_topics:
         message = (f"topic(s) {', '.join(report.missing_topics)} not found on the broker: group {inputs.group} "
                    "has no lag there to scale by")

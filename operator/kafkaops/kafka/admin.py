@@ -34,7 +34,7 @@ from kafkaops.kafka.fallback_admin import FallbackAdmin
 from kafkaops.kafka.fencing import fence_writes
 from kafkaops.metrics import admin_request
 from kafkaops.types.errors import KafkaRejected, KafkaUnavailable, TopicMissing
-from kafkaops.types.groups import SharePartitionOffsets
+from kafkaops.types.groups import GroupStatus, SharePartitionOffsets
 from kafkaops.types.topics import ConfigChange, ObservedTopic, TopicCreation
 
 # A KRaft controller accepts at most this many metadata records in one request.
@@ -198,17 +198,14 @@ class KafkaAdmin:
         list_offsets makes a Python future per partition)."""
         return await self._fallback.log_offsets(partitions, spec)
 
-    async def describe_groups(self, groups: Sequence[str]) -> dict[str, tuple[str, int]]:
-        """(state, member count) of every group, one DescribeGroups per coordinator (see ``fallback_admin``)."""
+    async def describe_groups(self, groups: Sequence[str]) -> dict[str, GroupStatus]:
+        """Protocol, state and member count of every group of any protocol: one ListGroups per broker, one
+        describe per coordinator and protocol (see ``group_states``)."""
         return await self._fallback.states(groups)
 
     async def committed_offsets(self, groups: Sequence[str]) -> dict[str, dict[tuple[str, int], int]]:
         """Committed offsets of every group, batched per coordinator (see ``fallback_admin``)."""
         return await self._fallback.committed(groups)
-
-    async def describe_share_groups(self, groups: Sequence[str]) -> dict[str, tuple[str, int]]:
-        """(state, member count) of every share group, one request per coordinator (see ``share_groups``)."""
-        return await self._fallback.share_states(groups)
 
     async def share_group_offsets(self, groups: Mapping[str, Mapping[str, int]]
                                   ) -> dict[str, dict[tuple[str, int], SharePartitionOffsets]]:

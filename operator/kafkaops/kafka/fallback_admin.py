@@ -13,11 +13,12 @@ OffsetFetch per coordinator instead of one request per group.
 Group states for the same reason: librdkafka's DescribeConsumerGroups sends a coordinator request
 per group, and when one of them times out it aborts the process (``rd_kafka_enq_once_del_source_return:
 Assertion `eonce->refcnt > 0' failed``, librdkafka issue 4605): the operator died so on its first
-collection of 5,000 groups on a busy broker. kafka-python sends one DescribeGroups per coordinator.
+collection of 5,000 groups on a busy broker. Here one ListGroups per broker gives every group's protocol
+and state, and one describe per coordinator and protocol its members (``group_states``), for classic,
+consumer (KIP-848) and share groups alike.
 
-Share groups (KIP-932) the same way, one ShareGroupDescribe and one DescribeShareGroupOffsets per
-coordinator, with requests written here on kafka-python's protocol layer (``share_groups``): no
-Python client has them yet.
+Share-group offsets (KIP-932) the same way, one DescribeShareGroupOffsets per coordinator, with requests
+written here on kafka-python's protocol layer (``share_groups``): no Python client has them yet.
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 from kafka.errors import KafkaError as PyKafkaError
 from kafka.structs import TopicPartition as PyTopicPartition
 
-from kafkaops.kafka import share_groups
+from kafkaops.kafka import group_states, share_groups
 from kafkaops.kafka.fencing import fence_writes
 from kafkaops.kafka.offsets import EARLIEST, LATEST, OffsetReader, committed_offsets, error_for
 from kafkaops.metrics import admin_request
 from kafkaops.types.errors import KafkaRejected, KafkaUnavailable
-from kafkaops.types.groups import SharePartitionOffsets
+from kafkaops.types.groups import GroupStatus, SharePartitionOffsets
 
 # kafka-python logs its whole configuration (SASL password included) at DEBUG.
 logging.getLogger("kafka").setLevel(logging.WARNING)
@@ -139,28 +140,14 @@ class FallbackAdmin:
             result[group] = answer
         return result
 
-    async def states(self, groups: Sequence[str]) -> dict[str, tuple[str, int]]:
-        """(state, member count) of every group; a group the broker does not know is ("Dead", 0).
-        One request per coordinator; if it fails for one group, every group is asked alone."""
+    async def states(self, groups: Sequence[str]) -> dict[str, GroupStatus]:
+        """Protocol, state and member count of every group, whatever its protocol (``group_states``): one
+        ListGroups per broker, then one describe per coordinator and protocol for groups with members."""
         if not groups:
             return {}
         with admin_request("describe_consumer_groups", len(groups)):
-            try:
-                return await asyncio.to_thread(self._describe, list(groups))
-            except KafkaRejected:
-                pass
-        answers = await asyncio.gather(*(asyncio.to_thread(self._describe, [group]) for group in groups),
-                                       return_exceptions=True)
-        result: dict[str, tuple[str, int]] = {}
-        for group, answer in zip(groups, answers, strict=True):
-            if isinstance(answer, KafkaUnavailable):
-                raise answer
-            result[group] = ("Dead", 0) if isinstance(answer, BaseException) else answer[group]
-        return result
-
-    def _describe(self, groups: list[str]) -> dict[str, tuple[str, int]]:
-        answer = self._run("group states", lambda client: client.describe_groups(groups))
-        return {group: _state(answer.get(group)) for group in groups}
+            return await asyncio.to_thread(self._run, "group states",
+                                           lambda client: group_states.statuses(client, list(groups)))
 
     async def _one(self, group: str) -> Offsets:
         with admin_request("list_group_offsets", 1):
@@ -170,15 +157,6 @@ class FallbackAdmin:
         answer = self._run("committed offsets", lambda client: client.list_group_offsets(groups))
         return {group: {(tp.topic, tp.partition): meta.offset for tp, meta in answer.get(group, {}).items()
                         if meta.offset >= 0} for group in groups}
-
-    async def share_states(self, groups: Sequence[str]) -> dict[str, tuple[str, int]]:
-        """(state, member count) of every share group, one ShareGroupDescribe per coordinator; a group
-        the broker does not know is ("Dead", 0)."""
-        if not groups:
-            return {}
-        with admin_request("describe_share_groups", len(groups)):
-            return await asyncio.to_thread(self._share, "share group states",
-                                           lambda client: share_groups.describe(client, list(groups)))
 
     async def share_offsets(self, groups: Mapping[str, Mapping[str, int]]
                             ) -> dict[str, dict[tuple[str, int], SharePartitionOffsets]]:
@@ -250,17 +228,6 @@ class FallbackAdmin:
     def close(self) -> None:
         with self._lock:
             self._reset()
-
-
-# The names status.groupState had when states came from librdkafka's ConsumerGroupState enum.
-_STATE_NAMES = {"PreparingRebalance": "PreparingRebalancing", "CompletingRebalance": "CompletingRebalancing"}
-
-
-def _state(description: Mapping[str, Any] | None) -> tuple[str, int]:
-    if not description or description.get("error"):
-        return ("Dead", 0)
-    state = description.get("group_state") or "Unknown"
-    return (_STATE_NAMES.get(state, state), len(description.get("members") or ()))
 
 
 def _reassign(client: KafkaAdminClient, reassignments: dict[PyTopicPartition, list[int]]) -> dict[Any, Any]:

@@ -151,7 +151,7 @@ def read_offset_fetch(response: Any, committed: dict[str, Offsets], errors: dict
 # a task blocking its event loop; it is done in the calling thread instead, between ``manager.run`` calls.
 
 
-async def _exchange(manager: Any, requests: Sequence[tuple[int | None, Any]]) -> list[Any]:
+async def exchange(manager: Any, requests: Sequence[tuple[int | None, Any]]) -> list[Any]:
     """Send every request (to its node; None: any) at once, then wait for all the answers, in order."""
     sent = [manager.send(request, node_id=node) for node, request in requests]
     return [await future for future in sent]
@@ -174,7 +174,7 @@ class OffsetReader:
                         for leader, topics in by_leader(partitions, self.leaders).items()]
             offsets: Offsets = {}
             errors: dict[Key, int] = {}
-            for response in manager.run(_exchange, manager, requests):
+            for response in manager.run(exchange, manager, requests):
                 read_list_offsets(response, offsets, errors)
             if not errors:
                 return offsets
@@ -188,7 +188,7 @@ class OffsetReader:
         """Leaders of the partitions' topics (one metadata request); the first unknown topic or
         partition, or partition without a leader, fails the call."""
         topics = list(dict.fromkeys(topic for topic, _ in partitions))
-        (response,) = manager.run(_exchange, manager, [(None, metadata_request(topics))])
+        (response,) = manager.run(exchange, manager, [(None, metadata_request(topics))])
         leaders, topic_errors, partition_errors = read_leaders(response)
         self.leaders = {key: node for key, node in self.leaders.items() if key[0] not in topic_errors} | leaders
         for topic, partition in partitions:
@@ -224,7 +224,7 @@ def committed_offsets(client: Any, groups: Sequence[str]) -> tuple[dict[str, Off
     requests = [(node, offset_fetch_request(members)) for node, members in by_coordinator.items()]
     committed: dict[str, Offsets] = {}
     errors: dict[str, int] = {}
-    for response in manager.run(_exchange, manager, requests):
+    for response in manager.run(exchange, manager, requests):
         read_offset_fetch(response, committed, errors)
     for group, code in errors.items():
         if code in (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE):

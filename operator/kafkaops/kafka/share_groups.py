@@ -7,7 +7,7 @@ HAND-WRITTEN PROTOCOL CODE. Neither Python client has share-group admin calls: c
 two requests are sent here through kafka-python's protocol layer, with Kafka's own message schemas
 (``kafkaops/kafka/schemas/*.json``, copied unchanged from kafka-clients 4.4.0):
 
-- ShareGroupDescribe (API key 77, v1): group state and members;
+- ShareGroupDescribe (API key 77, v1): group state and members (sent by ``group_states``);
 - DescribeShareGroupOffsets (API key 90, v1 with KIP-1226's per-partition ``Lag``, Kafka 4.2+).
 
 Coordinators are found with FindCoordinator key type GROUP (share groups live on the group
@@ -15,12 +15,12 @@ coordinator). This module and the schemas are removable once a maintained client
 calls for many groups per coordinator: kafka-python's ``KafkaAdminClient`` gaining
 ``describe_share_groups`` / ``list_share_group_offsets`` (or confluent-kafka's AdminClient gaining
 them without librdkafka's one-request-per-group fan-out, see fallback_admin.py), at which point
-``FallbackAdmin.share_states`` / ``share_lags`` call it instead.
+``group_states`` / ``FallbackAdmin.share_offsets`` call it instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from kafka.admin import KafkaAdminClient
 from kafka.protocol.api_message import ApiMessage
@@ -73,23 +73,6 @@ def _error(code: int, what: str, message: str | None) -> ShareGroupError:
     return ShareGroupError(code, " ".join(part for part in (f"{what}: error {code}", name, message or "") if part))
 
 
-def describe_request(groups: Sequence[str]) -> ShareGroupDescribeRequest:
-    return ShareGroupDescribeRequest(group_ids=list(groups), include_authorized_operations=False, min_version=1)
-
-
-def parse_describe(response: ShareGroupDescribeResponse) -> dict[str, tuple[str, int]]:
-    """(state, member count) per group; a group the broker does not know is ("Dead", 0)."""
-    result: dict[str, tuple[str, int]] = {}
-    for group in response.groups:
-        if group.error_code == GROUP_ID_NOT_FOUND:
-            result[group.group_id] = ("Dead", 0)
-        elif group.error_code:
-            raise _error(group.error_code, f"share group {group.group_id}", group.error_message)
-        else:
-            result[group.group_id] = (group.group_state or "Unknown", len(group.members))
-    return result
-
-
 def offsets_request(groups: Mapping[str, Mapping[str, int]]) -> DescribeShareGroupOffsetsRequest:
     """Offsets of each group on its topics (topic -> partition count). Every partition is named, so
     the answer covers partitions the group never read too (start offset and lag -1)."""
@@ -124,24 +107,12 @@ def parse_offsets(response: DescribeShareGroupOffsetsResponse) -> ShareOffsets:
     return result
 
 
-async def _describe(client: KafkaAdminClient, groups: Sequence[str]) -> dict[str, tuple[str, int]]:
-    result: dict[str, tuple[str, int]] = {}
-    for node, members in (await groups_by_coordinator(client, groups)).items():
-        result.update(parse_describe(await client._manager.send(describe_request(members), node_id=node)))
-    return result
-
-
 async def _offsets(client: KafkaAdminClient, groups: Mapping[str, Mapping[str, int]]) -> ShareOffsets:
     result: ShareOffsets = {}
     for node, members in (await groups_by_coordinator(client, list(groups))).items():
         request = offsets_request({group: groups[group] for group in members})
         result.update(parse_offsets(await client._manager.send(request, node_id=node)))
     return result
-
-
-def describe(client: KafkaAdminClient, groups: Sequence[str]) -> dict[str, tuple[str, int]]:
-    """ShareGroupDescribe of every group, one request per coordinator (blocking, on kafka-python's I/O thread)."""
-    return client._manager.run(_describe, client, groups)
 
 
 def offsets(client: KafkaAdminClient, groups: Mapping[str, Mapping[str, int]]) -> ShareOffsets:
