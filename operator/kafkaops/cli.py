@@ -1,4 +1,5 @@
-"""The ``kafkaops`` command line: ``run`` (the operator), ``diff`` (review manifests), ``version``.
+"""The ``kafkaops`` command line: ``run`` (the operator), ``diff`` (review manifests), ``version``,
+``completion`` (a shell completion script).
 
 ``run``'s flags set the same environment variables as the Helm chart; Settings reads them in
 one place, so a flag and a chart value can never mean different things. A flag wins over env.
@@ -20,6 +21,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from kafkaops import __version__
+from kafkaops.completion import SCRIPTS
 from kafkaops.leadership import LeaderElector
 from kafkaops.settings import Settings
 from kafkaops.types.specs import DEFAULT_CLUSTER
@@ -284,6 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--verbose", action="store_true", help="show the Kafka client's own log")
 
     sub.add_parser("version", help="print the version")
+    completion = sub.add_parser("completion", help="print a shell completion script",
+                                description="Print a completion script for kafkaops, e.g. "
+                                            "source <(kafkaops completion bash)")
+    completion.add_argument("shell", choices=tuple(SCRIPTS))
     return parser
 
 
@@ -291,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "version":
         print(f"kafkaops {__version__}")
+        return 0
+    if args.command == "completion":
+        print(SCRIPTS[args.shell](build_parser()), end="")
         return 0
     if args.command == "diff":
         logging.basicConfig(level=logging.DEBUG if args.verbose else logging.CRITICAL,

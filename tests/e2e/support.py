@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -104,3 +105,11 @@ class Topics:
         events = (self.core or client.CoreV1Api()).list_namespaced_event(
             self.namespace, field_selector=f"involvedObject.name={name}")
         return [(e.type, e.reason, e.message) for e in events.items]
+
+
+def events_for(ref: str, namespace: str) -> list[tuple[str, str, str, int]]:
+    """(type, reason, message, count) of each Event ``kubectl events --for`` shows for ``ref``
+    (e.g. ``kafkatopic/orders``), oldest first: what a user reads, aggregation counts included."""
+    output = kubectl("events", "--for", ref, "-n", namespace, "-o", "json").stdout
+    listed = json.loads(output) if output.strip() else {"items": []}  # none yet: kubectl prints nothing
+    return [(e["type"], e["reason"], e["message"], e.get("count") or 1) for e in listed["items"]]

@@ -9,6 +9,7 @@ import pytest
 from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
 from kubernetes import client
+from support import events_for
 
 from helpers import eventually
 from kafka_clients import commit_offsets
@@ -94,6 +95,11 @@ def test_backlog_scales_up_to_the_partition_count_then_down_after_the_window(api
     replicas_become(api, namespace, "processor", 1, timeout=30)
     status = app_status(api, namespace, "processor")
     assert status["lastScaleTime"] and status["groupState"] == "Empty"
+    scaled = [(reason, message) for _, reason, message, _ in events_for("consumerapp/processor", namespace)
+              if reason.startswith("Scaled")]
+    assert [(r, m.split(" (")[0]) for r, m in scaled] == [
+        ("ScaledUp", "scaled from 1 to 6 replicas on a lag of 6000 messages"),
+        ("ScaledDown", "scaled from 6 to 1 replicas on a lag of 0 messages")], scaled
 
     client.AppsV1Api().patch_namespaced_deployment_scale("processor", namespace, {"spec": {"replicas": 4}})
     replicas_become(api, namespace, "processor", 1, timeout=30)  # a hand edit of replicas is overridden
@@ -114,8 +120,13 @@ def test_min_replicas_zero_scales_to_zero_and_back_on_new_messages(api, topics, 
     replicas_become(api, namespace, "logs", 2)  # ceil(150 / 100)
     commit(kafka.bootstrap_servers, group, topic, {0: 75, 1: 75})
     replicas_become(api, namespace, "logs", 0, timeout=30)
-    events = client.CoreV1Api().list_namespaced_event(namespace, field_selector="involvedObject.name=logs").items
-    assert sum(1 for e in events if e.reason == "Scaled") >= 2
+    # Each scale is one Event naming from -> to and the lag behind it, as a KEDA/HPA user expects.
+    def scale_events():
+        return [(reason, message.split(" (")[0]) for _, reason, message, _ in events_for("consumerapp/logs", namespace)
+                if reason.startswith("Scaled")]
+    wanted = [("ScaledUp", "scaled from 0 to 2 replicas on a lag of 150 messages"),
+              ("ScaledDown", "scaled from 2 to 0 replicas on a lag of 0 messages")]
+    eventually(lambda: sorted(scale_events()) == sorted(wanted), what=f"{wanted} in {scale_events()}")
 
 
 def test_invalid_scaling_is_refused_at_admission(api, namespace):

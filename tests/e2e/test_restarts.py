@@ -197,7 +197,7 @@ def test_consumerapps_with_a_backlog_keep_their_replicas_across_a_restart(isolat
             seen.append(replicas())
             time.sleep(0.5)
         assert set(seen) == {6}, seen
-        scaled = [e for e in isolated.core.list_namespaced_event(ns).items if e.reason == "Scaled"]
-        assert all("-> 6" in e.message for e in scaled), [e.message for e in scaled]
+        scaled = [e for e in isolated.core.list_namespaced_event(ns).items if e.reason in ("ScaledUp", "ScaledDown")]
+        assert all(" to 6 replicas" in e.message for e in scaled), [e.message for e in scaled]
         status = isolated.api.get_namespaced_custom_object(GROUP, VERSION, ns, "consumerapps", "busy")["status"]
         assert status["desiredReplicas"] == 6 and status["totalLag"] == 0

@@ -25,11 +25,11 @@ def test_kafkatopic_creates_the_topic_and_reports_ready(topics, topic_name):
     partitions, replicas, config = topics.broker(topic_name)
     assert (partitions, replicas) == (3, 1)
     assert config["retention.ms"] == "604800000" and config["cleanup.policy"] == "delete"
-    # A creation costs no Event (the status says Created); changes to existing topics do.
+    # One Event for the creation, one for the growth (tests/e2e/test_events.py has the rest).
     topics.patch("user-events", {"spec": {"partitions": 4}})
     topics.wait("user-events", "Updated")
-    reasons = [(t, r) for t, r, _ in eventually(lambda: topics.events("user-events"), what="an Updated event")]
-    assert reasons == [("Normal", "Updated")]
+    eventually(lambda: sorted((t, r) for t, r, _ in topics.events("user-events")) ==
+               [("Normal", "Created"), ("Normal", "PartitionsIncreased")], what="Created and PartitionsIncreased")
 
 
 def test_metadata_name_is_the_default_topic_name_and_kubectl_shows_and_waits(topics):

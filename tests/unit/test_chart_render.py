@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -292,3 +294,31 @@ def test_the_readme_counts_the_crds_the_chart_installs(helm):
     readme = (REPO / "README.md").read_text()
     counted = set(re.findall(r"\b(three|four|five|six|seven) CRDs\b", readme))
     assert counted <= {NUMBERS[len(crds)]}, counted
+
+
+def rendered_notes(helm, tmp_path: Path, *args: str) -> str:
+    """NOTES.txt as ``helm install`` prints it (helm template skips it, and a client-side dry-run
+    install still asks a cluster for its version): a copy of the chart with one template that
+    includes it."""
+    chart = tmp_path / "kafkaops"
+    shutil.copytree(CHART, chart)
+    (chart / "templates" / "zz-notes.yaml").write_text(
+        'notes: |\n{{ include "kafkaops/templates/NOTES.txt" . | indent 2 }}\n')
+    text = run_helm(helm, "template", "kafkaops", str(chart), "--namespace", "kafkaops-system", "-f",
+                    str(values("default")), *args, "--show-only", "templates/zz-notes.yaml").stdout
+    return yaml.safe_load(text)["notes"]
+
+
+def test_notes_tell_how_to_check_the_install_with_names_the_chart_renders(helm, tmp_path):
+    notes = rendered_notes(helm, tmp_path, "--set", "metrics.port=9191")
+    docs = manifests(render(helm, "--set", "metrics.port=9191", values=values("default")))
+    pod_labels = deployment_of(docs)["spec"]["template"]["metadata"]["labels"]
+    selector = re.search(r"get pods -l (\S+)", notes).group(1)
+    assert dict(pair.split("=") for pair in selector.split(",")).items() <= pod_labels.items()
+    (service,) = of_kind(docs, "Service")
+    assert f"svc/{service['metadata']['name']} 9191:9191" in notes
+    assert service["spec"]["ports"][0]["port"] == 9191 and "localhost:9191/metrics" in notes
+    heredoc = notes.split("<<'YAML'\n")[1].split("YAML\n")[0]
+    manifest = yaml.safe_load(textwrap.dedent(heredoc.rsplit("\n", 1)[0]))
+    assert manifest["kind"] == "KafkaTopic"
+    assert f"kubectl wait --for=condition=Ready --timeout=60s kafkatopic/{manifest['metadata']['name']}" in notes

@@ -91,3 +91,33 @@ def test_broker_rejection_is_reported_with_its_reason_and_not_retried():
 def test_a_create_race_is_retried():
     outcome = run(TopicTable(fail=KafkaRejected("TopicAlreadyExists", "exists")), {"partitions": 1})
     assert outcome.transient and outcome.reason == "Conflict"
+
+
+def observed(partitions, config):
+    return ObservedTopic(name="t", partitions=partitions, replication_factor=1, config=config,
+                         overridden=frozenset(config))
+
+
+@pytest.mark.parametrize(("existing", "spec", "adopting", "events"), [
+    (None, {"partitions": 2}, False, ["Created"]),
+    (observed(2, {}), {"topicName": "t", "partitions": 2}, True, ["Adopted"]),
+    (observed(2, {}), {"topicName": "t", "partitions": 4}, True, ["Adopted"]),
+    (observed(2, {}), {"topicName": "t", "partitions": 4}, False, ["PartitionsIncreased"]),
+    (observed(2, {"retention.ms": "5"}), {"topicName": "t", "partitions": 2, "config": {"retention.ms": 6}}, False,
+     ["ConfigChanged"]),
+    (observed(2, {"retention.ms": "5"}), {"topicName": "t", "partitions": 3, "config": {"retention.ms": 6}}, False,
+     ["PartitionsIncreased", "ConfigChanged"]),
+    (observed(2, {"retention.ms": "5"}), {"topicName": "t", "partitions": 2, "config": {"retention.ms": 5}}, False,
+     []),
+], ids=["create", "adopt", "adopt-and-correct", "grow", "config", "grow-and-config", "re-check"])
+def test_each_kind_of_change_is_announced_once_and_a_re_check_is_not(existing, spec, adopting, events):
+    table = TopicTable({"t": existing} if existing else {})
+    outcome = run(table, spec, adopting=adopting)
+    assert [reason for reason, _ in outcome.announcements] == events
+
+
+def test_an_update_event_lists_only_its_own_kind_of_change():
+    table = TopicTable({"t": observed(2, {"retention.ms": "5"})})
+    outcome = run(table, {"topicName": "t", "partitions": 3, "config": {"retention.ms": 6}})
+    assert dict(outcome.announcements) == {"PartitionsIncreased": "topic 't': partitions 2 -> 3",
+                                           "ConfigChanged": "topic 't': config retention.ms: '5' -> '6'"}

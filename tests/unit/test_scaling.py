@@ -64,13 +64,13 @@ def step(*, lag: int | None, current: int = 2, status: dict[str, Any] | None = N
 STEADY_STATUS = step(lag=150).status_changes
 
 CASES = [
-    Case("lag above the threshold scales up at once", lag=950, replicas=10, events=(("Normal", "Scaled"),),
+    Case("lag above the threshold scales up at once", lag=950, replicas=10, events=(("Normal", "ScaledUp"),),
          ready=("True", "LagCollected"), scaling="ScaledUp"),
     Case("lag within what runs keeps the replicas", lag=150, ready=("True", "LagCollected"), scaling="Steady"),
     Case("scale-down is held by the stabilization window", lag=0, current=5, history=((NOW - 60, 5),),
          scaling="Steady"),
     Case("scale-down once the window has passed", lag=0, current=5, history=((NOW - 400, 5),), replicas=1,
-         events=(("Normal", "Scaled"),), scaling="ScaledDown"),
+         events=(("Normal", "ScaledDown"),), scaling="ScaledDown"),
     Case("collection failed: replicas kept, Ready False", lag=None, ready=("False", "BrokerUnavailable")),
     Case("missing topic: a Warning the first time", lag=0, current=1, missing=("gone",),
          ready=("False", "TopicNotFound"), events=(("Warning", "TopicNotFound"),)),
@@ -108,3 +108,9 @@ def test_scaling_step(case: Case) -> None:
     assert ("lastScaleTime" in written) == (case.replicas is not None)
     if case.lag is None:
         assert "desiredReplicas" not in written and outcome.desired_replicas == case.current
+
+
+def test_a_scale_event_names_from_and_to_and_the_lag_that_caused_it() -> None:
+    """What a KEDA/HPA user reads in kubectl events: the replica change and the lag behind it."""
+    (event,) = step(lag=950, current=2, lag_seconds=42.0).events
+    assert event.message.startswith("scaled from 2 to 10 replicas on a lag of 950 messages (42s): lag 950")

@@ -75,7 +75,7 @@ hand-edited or deleted Deployment is restored); the scaler changes only replicas
   verbs: ["patch"]
 - apiGroups: [""]
   resources: ["events"]
-  verbs: ["create"]
+  verbs: ["create", "patch"]                 # patch: a repeated Event's count
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["create", "patch"]

@@ -101,7 +101,10 @@ def decide_scaling(inputs: ScalingInputs) -> ScalingOutcome:
                                           message=decision.reason, generation=generation)
     if scaled:
         new["lastScaleTime"] = inputs.timestamp
-        events.append(EventToPost("Normal", "Scaled", f"{current} -> {decision.replicas}: {decision.reason}"))
+        events.append(EventToPost("Normal", scaling_reason(current, decision.replicas),
+                                  f"scaled from {current} to {decision.replicas} replicas on a lag of "
+                                  f"{report.snapshot.total_lag} messages ({report.snapshot.lag_seconds:.0f}s): "
+                                  f"{decision.reason}"))
     return ScalingOutcome(replicas=decision.replicas if scaled else None, desired_replicas=decision.replicas,
                           decision=decision, status_changes=_due_changes(inputs, new), events=tuple(events))
 

@@ -64,9 +64,6 @@ STATUS_FIELDS = ("observedGeneration", "topicName", "topicId", "partitions", "re
 QUIET_FAILURES = frozenset({"ClusterNotReady"})
 TopicRef = tuple[str, str]  # (cluster, Kafka topic name)
 SUCCESS_REASONS = frozenset({"Created", "Updated", "Adopted", "InSync"})
-# Changes worth an Event. Not "Created": at 10,000 new KafkaTopics an Event each is a third of the
-# API server's writes, and the status (reason Created, lastTransitionTime) already says it.
-ANNOUNCED_CHANGES = frozenset({"Updated", "Adopted", "Reassigning"})
 log = logging.getLogger(__name__)
 
 
@@ -179,7 +176,8 @@ async def decide_topic(admin_of: Callable[[], TopicAdmin], body: Mapping[str, An
 
 
 async def post_outcome_event(body: Mapping[str, Any], outcome: TopicOutcome) -> None:
-    """A Kubernetes Event when something was changed, or when a new problem appears."""
+    """A Kubernetes Event for each kind of change written to the broker, or when a new problem
+    appears; a re-check that changes nothing posts none."""
     status = body.get("status") or {}
     previous = ready_condition(status)
     meta = body["metadata"]
@@ -188,9 +186,10 @@ async def post_outcome_event(body: Mapping[str, Any], outcome: TopicOutcome) -> 
             "KafkaTopic %s/%s: %s: %s", meta.get("namespace"), meta["name"], outcome.reason, outcome.message,
             extra={"kafkatopic": meta["name"], "namespace": meta.get("namespace"), "topic": outcome.topic,
                    "reason": outcome.reason, "ready": outcome.ready})
-    if outcome.changed and outcome.reason in ANNOUNCED_CHANGES:
-        await post_event(body, type="Normal", reason=outcome.reason, message=outcome.message)
-    elif not outcome.ready and previous.get("reason") != outcome.reason and outcome.reason not in QUIET_FAILURES:
+    for reason, message in outcome.announcements:
+        await post_event(body, type="Normal", reason=reason, message=message)
+    new_problem = not outcome.ready and previous.get("reason") != outcome.reason
+    if new_problem and not outcome.announcements and outcome.reason not in QUIET_FAILURES:
         await post_event(body, type="Warning", reason=outcome.reason, message=outcome.message)
 
 

@@ -28,6 +28,8 @@ class TopicOutcome:
     transient: bool = False  # worth retrying with backoff (broker unavailable, a race)
     changed: bool = False  # something was written to the broker
     pending: bool = False  # paused with a spec change not applied (kstatus must not say Current)
+    # The Normal Events for what was written: (reason, message), one per kind of change.
+    announcements: tuple[tuple[str, str], ...] = ()
 
 
 async def apply_plan(admin: TopicAdmin, plan: TopicPlan) -> None:
@@ -101,10 +103,13 @@ async def reconcile_topic(admin: TopicAdmin, resource_name: str, raw_spec: Mappi
             # Kafka copies the data in the background; kopf retries until the replicas match.
             return TopicOutcome(False, "Reassigning", f"reassigning {len(plan.reassign)} partition(s) of topic "
                                 f"{topic!r}: {'; '.join(plan.differences)}", topic, observed,
-                                tuple(previously_owned), transient=True, changed=True)
+                                tuple(previously_owned), transient=True, changed=True,
+                                announcements=(("Reassigning", f"topic {topic!r}: "
+                                                + "; ".join(plan.differences)),))
         reason, message = _summary(plan, spec, adopting and observed is not None)
-        if plan.is_noop:
-            return TopicOutcome(True, reason, message, topic, observed, owned)
+        if plan.is_noop:  # nothing written; taking over a matching topic is still worth an Event
+            return TopicOutcome(True, reason, message, topic, observed, owned,
+                                announcements=((reason, message),) if reason == "Adopted" else ())
         await apply_plan(admin, plan)
         after = await describe_when_visible(admin, topic, plan.partitions)
     except KafkaUnavailable as error:
@@ -114,4 +119,16 @@ async def reconcile_topic(admin: TopicAdmin, resource_name: str, raw_spec: Mappi
         if error.reason == "TopicAlreadyExists":  # created elsewhere between describe and create
             return TopicOutcome(False, "Conflict", error.message, topic, transient=True)
         return TopicOutcome(False, error.reason, f"Kafka rejected the change: {error.message}", topic)
-    return TopicOutcome(True, reason, message, topic, after, owned, changed=True)
+    return TopicOutcome(True, reason, message, topic, after, owned, changed=True,
+                        announcements=announcements(plan, reason, message))
+
+
+def announcements(plan: TopicPlan, reason: str, message: str) -> tuple[tuple[str, str], ...]:
+    """The Events of an applied plan: Created or Adopted as the condition says; an update is one
+    Event per kind of change (partitions grown, config changed), each listing its own changes."""
+    if reason != "Updated":
+        return ((reason, message),)
+    kinds = (("PartitionsIncreased", "partitions "), ("ConfigChanged", "config "))
+    return tuple((kind, f"topic {plan.topic!r}: " + "; ".join(found))
+                 for kind, prefix in kinds
+                 if (found := [d for d in plan.differences if d.startswith(prefix)]))
