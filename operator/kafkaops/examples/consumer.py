@@ -41,22 +41,45 @@ def producer_config(config: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in config.items() if k not in ("group.id", "auto.offset.reset", "group.protocol")}
 
 
+class Work:
+    """What both kinds of group do with a record (forward it to ``OUTPUT_TOPIC`` when set, then take
+    ``PROCESSING_DELAY_MS``) and when they stop (SIGTERM, or ``MAX_MESSAGES`` processed)."""
+
+    def __init__(self, env: Mapping[str, str], config: Mapping[str, str]) -> None:
+        self.output = env.get("OUTPUT_TOPIC")
+        self.producer = Producer(producer_config(config)) if self.output else None
+        self.delay = float(env.get("PROCESSING_DELAY_MS", "0")) / 1000
+        self.limit = int(env.get("MAX_MESSAGES", "0"))  # 0: run until stopped
+        self.processed = 0
+        self.stopping = False
+        signal.signal(signal.SIGTERM, self._stop)
+
+    def _stop(self, *_: Any) -> None:
+        self.stopping = True
+
+    def done(self) -> bool:
+        return self.stopping or bool(self.limit and self.processed >= self.limit)
+
+    def process(self, message: Any) -> None:
+        if self.producer is not None:
+            self.producer.produce(self.output, key=message.key(), value=(message.value() or b"").upper())
+            self.producer.flush(30)
+        time.sleep(self.delay)
+
+    def report(self) -> None:
+        print(f"processed {self.processed} messages", flush=True)
+
+
 def main(env: Mapping[str, str] = os.environ) -> None:
     config = client_config(env)
     if env.get("KAFKA_GROUP_TYPE") == "share":
         main_share(env, config)
         return
     consumer = Consumer({**config, "enable.auto.commit": False})
-    output = env.get("OUTPUT_TOPIC")
-    producer = Producer(producer_config(config)) if output else None
-    delay = float(env.get("PROCESSING_DELAY_MS", "0")) / 1000
-    limit = int(env.get("MAX_MESSAGES", "0"))  # 0: run until stopped
-    stopping: list[Any] = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    work = Work(env, config)
     consumer.subscribe(env["KAFKA_TOPICS"].split(","))
-    processed = 0
     try:
-        while not stopping and not (limit and processed >= limit):
+        while not work.done():
             message = consumer.poll(1.0)
             if message is None:
                 continue
@@ -64,47 +87,35 @@ def main(env: Mapping[str, str] = os.environ) -> None:
                 if message.error().code() != KafkaError._PARTITION_EOF:
                     print(f"consumer error: {message.error()}", file=sys.stderr, flush=True)
                 continue
-            if producer is not None:
-                producer.produce(output, key=message.key(), value=(message.value() or b"").upper())
-                producer.flush(30)
-            time.sleep(delay)
+            work.process(message)
             consumer.commit(message=message, asynchronous=False)
-            processed += 1
+            work.processed += 1
     finally:
         consumer.close()
-    print(f"processed {processed} messages", flush=True)
+    work.report()
 
 
 def main_share(env: Mapping[str, str], config: dict[str, str]) -> None:
     """A share group: records, not partitions, are shared among the consumers; each is acknowledged
     after processing (a record not acknowledged goes back to the group when its lock expires). Where
     a new share group starts is the group's config share.auto.offset.reset, not the consumer's."""
-    config = {k: v for k, v in config.items() if k != "auto.offset.reset"}
+    config = {k: v for k, v in config.items() if k not in ("auto.offset.reset", "group.protocol")}
     consumer = ShareConsumer({**config, "share.acknowledgement.mode": "explicit"})
-    output = env.get("OUTPUT_TOPIC")
-    producer = Producer(producer_config(config)) if output else None
-    delay = float(env.get("PROCESSING_DELAY_MS", "0")) / 1000
-    limit = int(env.get("MAX_MESSAGES", "0"))  # 0: run until stopped
-    stopping: list[Any] = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    work = Work(env, config)
     consumer.subscribe(env["KAFKA_TOPICS"].split(","))
-    processed = 0
     try:
-        while not stopping and not (limit and processed >= limit):
+        while not work.done():
             for message in consumer.poll(1.0):
                 if message.error():
                     print(f"consumer error: {message.error()}", file=sys.stderr, flush=True)
                     continue
-                if stopping or (limit and processed >= limit):  # not processed: back to the group
+                if work.done():  # not processed: back to the group
                     consumer.acknowledge(message, AcknowledgeType.RELEASE)
                     continue
-                if producer is not None:
-                    producer.produce(output, key=message.key(), value=(message.value() or b"").upper())
-                    producer.flush(30)
-                time.sleep(delay)
+                work.process(message)
                 consumer.acknowledge(message, AcknowledgeType.ACCEPT)
-                processed += 1
+                work.processed += 1
             consumer.commit_sync()
     finally:
         consumer.close()
-    print(f"processed {processed} messages", flush=True)
+    work.report()
