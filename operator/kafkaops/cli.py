@@ -285,12 +285,54 @@ def build_parser() -> argparse.ArgumentParser:
                       help="give up on an unreachable Kafka after this long (default 10)")
     diff.add_argument("--verbose", action="store_true", help="show the Kafka client's own log")
 
+    consumer = sub.add_parser("example-consumer", help="the example consumer examples/ run (KAFKA_* variables)",
+                              description="The example consumer of examples/: configured by the KAFKA_* variables "
+                                          "a ConsumerApp's pods get; each flag sets the variable named in its help.")
+    for flag, variable in EXAMPLE_CONSUMER_FLAGS.items():
+        consumer.add_argument(flag, dest=variable, metavar="VALUE", help=f"env {variable}")
+    producer = sub.add_parser("example-producer", help="produce load for the example consumers")
+    producer.add_argument("--topic", required=True)
+    producer.add_argument("--rate", type=float, required=True, metavar="N", help="records a second")
+    producer.add_argument("--for", dest="seconds", type=float, required=True, metavar="S", help="seconds")
+    producer.add_argument("--bootstrap-servers", dest="KAFKA_BOOTSTRAP_SERVERS", metavar="HOST:PORT[,...]",
+                          help="env KAFKA_BOOTSTRAP_SERVERS (SASL and TLS as for example-consumer)")
+
     sub.add_parser("version", help="print the version")
     completion = sub.add_parser("completion", help="print a shell completion script",
                                 description="Print a completion script for kafkaops, e.g. "
                                             "source <(kafkaops completion bash)")
     completion.add_argument("shell", choices=tuple(SCRIPTS))
     return parser
+
+
+# example-consumer's flags and the variables they set (the operator injects the first three).
+EXAMPLE_CONSUMER_FLAGS = {
+    "--bootstrap-servers": "KAFKA_BOOTSTRAP_SERVERS", "--group": "KAFKA_GROUP_ID", "--topics": "KAFKA_TOPICS",
+    "--group-type": "KAFKA_GROUP_TYPE", "--group-protocol": "KAFKA_GROUP_PROTOCOL",
+    "--auto-offset-reset": "KAFKA_AUTO_OFFSET_RESET", "--processing-delay-ms": "PROCESSING_DELAY_MS",
+    "--max-messages": "MAX_MESSAGES", "--output-topic": "OUTPUT_TOPIC",
+}
+
+
+def _example(args: argparse.Namespace) -> int:
+    """The example workloads, imported only when asked for (the operator does not need them)."""
+    from kafkaops.examples import consumer, producer
+
+    env = dict(os.environ)
+    env.update({k: v for k, v in vars(args).items() if k.isupper() and v is not None})
+    if args.command == "example-consumer":
+        if not env.get("KAFKA_TOPICS"):
+            print("example-consumer: --topics or KAFKA_TOPICS is required", file=sys.stderr)
+            return 2
+        consumer.main(env)
+        return 0
+    if not env.get("KAFKA_BOOTSTRAP_SERVERS") or args.rate <= 0 or args.seconds <= 0:
+        print("example-producer: needs --bootstrap-servers (or KAFKA_BOOTSTRAP_SERVERS) and a positive "
+              "--rate and --for", file=sys.stderr)
+        return 2
+    count = producer.produce(env, args.topic, args.rate, args.seconds)
+    print(f"produced {count} messages", flush=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -301,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "completion":
         print(SCRIPTS[args.shell](build_parser()), end="")
         return 0
+    if args.command.startswith("example-"):
+        return _example(args)
     if args.command == "diff":
         logging.basicConfig(level=logging.DEBUG if args.verbose else logging.CRITICAL,
                             format="%(levelname)s %(name)s: %(message)s")

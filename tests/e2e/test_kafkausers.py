@@ -10,11 +10,9 @@ import os
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from clusters import GROUP, VERSION, object_reason
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import (
@@ -34,7 +32,7 @@ from kafkaops.harness.kafka import KafkaCluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.lifecycle]
 TEMPLATE = {"spec": {"containers": [{"name": "consumer", "image": "example.com/consumer:1"}]}}
-PROGRAM = Path(__file__).resolve().parents[2] / "examples" / "consumer-program.yaml"
+EXAMPLE_CONSUMER = [sys.executable, "-m", "kafkaops", "example-consumer"]
 
 
 def as_user(secured: KafkaCluster, username: str, password: str, group: str) -> Consumer:
@@ -150,8 +148,7 @@ def test_a_missing_password_secret_and_a_foreign_secret_are_named_not_overwritte
     assert base64.b64decode(found.data["password"]).decode() == "theirs"
 
 
-def test_a_consumer_app_gets_its_own_user_with_exactly_its_rights(api, operator, secured_kafka, namespace, prod,
-                                                                   tmp_path):
+def test_a_consumer_app_gets_its_own_user_with_exactly_its_rights(api, operator, secured_kafka, namespace, prod):
     """credentials.user: auto: the example consumer runs with what the Deployment is given, reads its
     topic and nothing else; the rights follow spec.topics; a new password rolls the pods; the user
     goes with the app."""
@@ -183,12 +180,10 @@ def test_a_consumer_app_gets_its_own_user_with_exactly_its_rights(api, operator,
 
     # The example consumer with exactly what a pod gets: consumes its topic and commits.
     username, password, _ = credentials(namespace, "payments-consumer")
-    program = tmp_path / "consumer.py"
-    program.write_text(yaml.safe_load(PROGRAM.read_text())["data"]["consumer.py"])
     variables = {name: e["value"] for name, e in env.items() if e.get("value") is not None}
     variables.update(KAFKA_SASL_USERNAME=username, KAFKA_SASL_PASSWORD=password, MAX_MESSAGES="5",
                      KAFKA_SSL_CA_LOCATION=str(secured_kafka.security.ca_pem_path))
-    result = subprocess.run([sys.executable, str(program)], env={**os.environ, **variables}, capture_output=True,
+    result = subprocess.run(EXAMPLE_CONSUMER, env={**os.environ, **variables}, capture_output=True,
                             text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert "processed 5 messages" in result.stdout

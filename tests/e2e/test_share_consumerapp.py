@@ -12,10 +12,8 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-import yaml
 from confluent_kafka import AcknowledgeType, ShareConsumer
 from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 from kubernetes import client
@@ -27,7 +25,7 @@ from helpers import eventually
 pytestmark = pytest.mark.e2e
 
 GROUP, VERSION, PLURAL = "kafkaops.io", "v1alpha1", "consumerapps"
-PROGRAM = Path(__file__).resolve().parents[2] / "examples" / "consumer-program.yaml"
+EXAMPLE_CONSUMER = [sys.executable, "-m", "kafkaops", "example-consumer"]
 
 
 def read_from_earliest(admin, group: str) -> None:
@@ -109,12 +107,10 @@ def test_share_group_scales_past_the_partition_count_on_the_brokers_backlog(api,
     replicas_become(api, namespace, "jobs", 1, timeout=30)  # after the stabilization window
 
 
-def start_share_consumers(env: dict[str, str], count: int, workdir: Path) -> list[subprocess.Popen[str]]:
+def start_share_consumers(env: dict[str, str], count: int) -> list[subprocess.Popen[str]]:
     """``count`` instances of the example consumer program, each with the environment the operator gave
     the app's containers: what the Deployment's replicas would run if kwok's pods ran anything."""
-    script = workdir / "consumer.py"
-    script.write_text(yaml.safe_load(PROGRAM.read_text())["data"]["consumer.py"])
-    return [subprocess.Popen([sys.executable, str(script)], env={**os.environ, **env}, stdout=subprocess.PIPE,
+    return [subprocess.Popen(EXAMPLE_CONSUMER, env={**os.environ, **env}, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True) for _ in range(count)]
 
 
@@ -132,7 +128,7 @@ def stop(consumers: list[subprocess.Popen[str]]) -> list[int]:
 
 
 def test_a_backlog_of_20000_on_2_partitions_scales_a_share_app_to_8_and_8_consumers_work_it_off(
-        api, topics, namespace, kafka, metrics_url, tmp_path):
+        api, topics, namespace, kafka, metrics_url):
     """The issue's numbers: lagThreshold 2,000 and maxReplicas 8 on a 2-partition topic's backlog of 20,000
     scale a share app to 8 (ceil(20000 / 2000) = 10, clamped to 8) while a classic app stays at 2; then 8
     example share consumers work the backlog off and the app scales back to minReplicas. The figures (time
@@ -177,7 +173,7 @@ def test_a_backlog_of_20000_on_2_partitions_scales_a_share_app_to_8_and_8_consum
            if e.name.startswith("KAFKA_")}
     assert env["KAFKA_GROUP_TYPE"] == "share"
     # 5 ms of work per record: 100 s for one consumer alone, so all 8 join while there is work to share.
-    consumers = start_share_consumers({**env, "PROCESSING_DELAY_MS": "5"}, 8, tmp_path)
+    consumers = start_share_consumers({**env, "PROCESSING_DELAY_MS": "5"}, 8)
     try:
         eventually(lambda: app_status(api, namespace, "queue").get("members") == 8, timeout=90,
                    what="8 share consumers in the group")

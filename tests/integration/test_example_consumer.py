@@ -1,5 +1,5 @@
-"""The consumer program shipped in examples/ works against a real broker with only the KAFKA_*
-variables the operator injects: it consumes, forwards to OUTPUT_TOPIC and commits."""
+"""The example consumer (``kafkaops example-consumer``, what examples/ run) works against a real broker
+with only the KAFKA_* variables the operator injects: it consumes, forwards to OUTPUT_TOPIC and commits."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic, ResourceType
 
@@ -21,15 +19,13 @@ from kafkaops.kafka.admin import KafkaAdmin
 from kafkaops.types.errors import KafkaUnavailable
 
 pytestmark = pytest.mark.integration
-PROGRAM = Path(__file__).resolve().parents[2] / "examples" / "consumer-program.yaml"
+EXAMPLE_CONSUMER = [sys.executable, "-m", "kafkaops", "example-consumer"]
 
 
-def run_example(tmp_path: Path, expect_processed: int, **env: str) -> None:
-    """Run the example program of examples/consumer-program.yaml with ``env`` on top of this process's, as
-    its container would; it must exit 0 having processed ``expect_processed`` messages."""
-    script = tmp_path / "consumer.py"
-    script.write_text(yaml.safe_load(PROGRAM.read_text())["data"]["consumer.py"])
-    result = subprocess.run([sys.executable, str(script)], env=dict(os.environ, **env), capture_output=True,
+def run_example(expect_processed: int, **env: str) -> None:
+    """Run the example consumer with ``env`` on top of this process's, as its container would; it must
+    exit 0 having processed ``expect_processed`` messages."""
+    result = subprocess.run(EXAMPLE_CONSUMER, env=dict(os.environ, **env), capture_output=True,
                             text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert f"processed {expect_processed} messages" in result.stdout
@@ -51,7 +47,7 @@ def forwarded(bootstrap: str, sink: str, count: int) -> list[bytes]:
     return values
 
 
-def test_example_consumer_processes_forwards_and_commits(kafka: KafkaCluster, tmp_path: Path):
+def test_example_consumer_processes_forwards_and_commits(kafka: KafkaCluster):
     source, sink, group = (f"raw_{uuid.uuid4().hex[:6]}", f"processed_{uuid.uuid4().hex[:6]}",
                            f"raw-processor-{uuid.uuid4().hex[:6]}")
     admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
@@ -61,7 +57,7 @@ def test_example_consumer_processes_forwards_and_commits(kafka: KafkaCluster, tm
     for i in range(10):
         producer.produce(source, value=b"event %d" % i, partition=i % 2)
     assert producer.flush(30) == 0
-    run_example(tmp_path, KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers, KAFKA_GROUP_ID=group,
+    run_example(KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers, KAFKA_GROUP_ID=group,
                 KAFKA_TOPICS=source, KAFKA_AUTO_OFFSET_RESET="earliest", OUTPUT_TOPIC=sink, MAX_MESSAGES="10",
                 expect_processed=10)
 
@@ -74,7 +70,7 @@ def test_example_consumer_processes_forwards_and_commits(kafka: KafkaCluster, tm
 
 
 def test_example_consumer_works_against_the_secured_broker_with_what_the_operator_injects(
-        secured_kafka: KafkaCluster, tmp_path: Path):
+        secured_kafka: KafkaCluster):
     """SASL_SSL with SCRAM-SHA-512 and the mounted CA file: the variables a ConsumerApp on a
     KafkaCluster gets (credentials from its Secret, the CA from the operator's ConfigMap)."""
     security = secured_kafka.security
@@ -85,7 +81,7 @@ def test_example_consumer_works_against_the_secured_broker_with_what_the_operato
     for i in range(5):
         producer.produce(topic, value=b"event %d" % i)
     assert producer.flush(30) == 0
-    run_example(tmp_path, KAFKA_BOOTSTRAP_SERVERS=secured_kafka.bootstrap_servers, KAFKA_GROUP_ID=group,
+    run_example(KAFKA_BOOTSTRAP_SERVERS=secured_kafka.bootstrap_servers, KAFKA_GROUP_ID=group,
                 KAFKA_TOPICS=topic, KAFKA_AUTO_OFFSET_RESET="earliest", KAFKA_SECURITY_PROTOCOL="SASL_SSL",
                 KAFKA_SASL_MECHANISM="SCRAM-SHA-512", KAFKA_SSL_CA_LOCATION=str(security.ca_pem_path),
                 KAFKA_SASL_USERNAME=security.admin_user, KAFKA_SASL_PASSWORD=security.admin_password,
@@ -96,7 +92,7 @@ def test_example_consumer_works_against_the_secured_broker_with_what_the_operato
     assert committed.offset == 5
 
 
-def test_example_consumer_in_share_mode_acknowledges_what_it_processed(kafka: KafkaCluster, tmp_path: Path):
+def test_example_consumer_in_share_mode_acknowledges_what_it_processed(kafka: KafkaCluster):
     """KAFKA_GROUP_TYPE=share (a ConsumerApp with groupType: share): confluent-kafka's ShareConsumer
     in a share group; afterwards the broker holds no backlog for the group."""
     source, sink, group = (f"jobs_{uuid.uuid4().hex[:6]}", f"done_{uuid.uuid4().hex[:6]}",
@@ -112,7 +108,7 @@ def test_example_consumer_in_share_mode_acknowledges_what_it_processed(kafka: Ka
     for i in range(10):
         producer.produce(source, value=b"job %d" % i, partition=i % 2)
     assert producer.flush(30) == 0
-    run_example(tmp_path, KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers, KAFKA_GROUP_ID=group,
+    run_example(KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers, KAFKA_GROUP_ID=group,
                 KAFKA_GROUP_TYPE="share", KAFKA_TOPICS=source, KAFKA_AUTO_OFFSET_RESET="earliest", OUTPUT_TOPIC=sink,
                 MAX_MESSAGES="10", expect_processed=10)
 

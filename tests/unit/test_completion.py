@@ -11,7 +11,7 @@ from kafkaops.cli import build_parser, main
 from kafkaops.completion import bash_script, commands, zsh_script
 
 pytestmark = pytest.mark.unit
-SUBCOMMANDS = ("run", "diff", "version", "completion")
+SUBCOMMANDS = ("run", "diff", "example-consumer", "example-producer", "version", "completion")
 
 
 def completions(line: str) -> list[str]:

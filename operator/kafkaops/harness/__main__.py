@@ -1,7 +1,9 @@
 """``python -m kafkaops.harness``: build, start or demo the local Kafka + Kubernetes harness.
 
-    build           fetch Kafka, build the control plane, helm, promtool and kstatus (cached; prints where)
-    up              start a broker and an API server, print their env, wait for Ctrl-C
+    build           fetch Kafka, build the control plane, helm, promtool and kstatus (cached; prints where);
+                    --real-node: also the kubelet, containerd and the pause image
+    up              start a broker and an API server, print their env, wait for Ctrl-C; --real-node: plus
+                    containerd and a kubelet running the project's image (docs/real-node.md)
     image           build the operator image with buildah (installs the toolchain; cached)
     demo            up + install CRDs + run the operator + apply examples/ + show the result
 """
@@ -19,11 +21,12 @@ from pathlib import Path
 from types import FrameType
 
 from kafkaops.harness.demo import run_demo
-from kafkaops.harness.gobuild import ensure_helm, ensure_kube_binaries
+from kafkaops.harness.gobuild import ensure_helm, ensure_kube_binaries, ensure_node_binaries
 from kafkaops.harness.image import IMAGE, build_image
 from kafkaops.harness.kafka import KafkaCluster, ensure_kafka_jars, start_kafka
 from kafkaops.harness.kstatus import ensure_kstatus
 from kafkaops.harness.kube import KubeCluster, start_kube
+from kafkaops.harness.node import ensure_pause_archive
 from kafkaops.harness.procs import HarnessError, progress
 from kafkaops.harness.promtool import ensure_promtool
 
@@ -33,12 +36,13 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 @contextlib.contextmanager
-def running_harness(brokers: int, with_kube: bool) -> Iterator[tuple[KafkaCluster, KubeCluster | None]]:
+def running_harness(brokers: int, with_kube: bool,
+                    real_node: bool = False) -> Iterator[tuple[KafkaCluster, KubeCluster | None]]:
     """Start both sides (Kafka and the control plane) and stop them whatever happens."""
     signal.signal(signal.SIGTERM, _raise_interrupt)
     with contextlib.ExitStack() as stack:
         kafka = stack.enter_context(start_kafka(brokers))
-        kube = stack.enter_context(start_kube()) if with_kube else None
+        kube = stack.enter_context(start_kube(real_node=real_node)) if with_kube else None
         yield kafka, kube
 
 
@@ -46,11 +50,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kafkaops.harness", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("build", help="fetch and build everything into the cache")
+    build = sub.add_parser("build", help="fetch and build everything into the cache")
+    build.add_argument("--real-node", action="store_true", help="also the kubelet, containerd and the pause image")
     up = sub.add_parser("up", help="start the harness and wait for Ctrl-C")
     up.add_argument("--brokers", type=int, default=1)
     up.add_argument("--no-kube", action="store_true", help="Kafka only")
     up.add_argument("--env-file", type=Path, help="also write the env lines to this file")
+    up.add_argument("--real-node", action="store_true",
+                    help="also containerd and a kubelet running the project's image (built first, from --repo)")
+    up.add_argument("--repo", type=Path, default=Path())
     image = sub.add_parser("image", help="build the operator image from the Dockerfile")
     image.add_argument("--tag", default=IMAGE)
     image.add_argument("--source", default="", help="org.opencontainers.image.source (the repository's URL)")
@@ -67,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             bins = {**ensure_kube_binaries(), "helm": ensure_helm()}
             bins["promtool"] = ensure_promtool()
             bins["kstatus"] = ensure_kstatus()
+            if args.real_node:
+                bins.update(ensure_node_binaries(), pause=ensure_pause_archive())
             print(f"kafka libs: {libs}")
             for name, path in bins.items():
                 print(f"{name}: {path}")
@@ -74,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "image":
             print(build_image(args.repo.resolve(), args.tag, args.source))
         elif args.command == "up":
-            with running_harness(args.brokers, not args.no_kube) as (kafka, kube):
+            if args.real_node:
+                build_image(args.repo.resolve())
+            with running_harness(args.brokers, not args.no_kube, args.real_node) as (kafka, kube):
                 lines = [f"export KAFKA_BOOTSTRAP_SERVERS={kafka.bootstrap_servers}"]
                 if kube is not None:
                     lines.append(f"export KUBECONFIG={kube.kubeconfig}")

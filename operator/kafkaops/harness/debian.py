@@ -30,6 +30,16 @@ def apt_lock() -> Iterator[None]:
         yield
 
 
+def apt_install(packages: list[str] | tuple[str, ...], log: Path) -> None:
+    """``apt-get install`` as root, the lists refreshed first (a fresh machine's may be empty)."""
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise HarnessError(f"missing {', '.join(packages)}: install them with apt-get install -y "
+                           f"{' '.join(packages)} (as root)")
+    with apt_lock():
+        run_logged(["apt-get", "update", "-q"], log, env=apt_env(), what="apt-get update")
+        run_logged(["apt-get", "install", "-y", "-q", *packages], log, env=apt_env(), what="apt-get install")
+
+
 def download_deb(package: str, directory: Path, log: Path) -> Path:
     """``package``'s .deb in ``directory``; the package lists are refreshed once when apt does not know it
     (a fresh machine's lists may be empty)."""

@@ -24,6 +24,8 @@ KUBERNETES_VERSION = os.environ.get("KAFKAOPS_KUBE_VERSION", "v1.36.3")
 ETCD_VERSION = os.environ.get("KAFKAOPS_ETCD_VERSION", "v3.6.14")
 KWOK_VERSION = os.environ.get("KAFKAOPS_KWOK_VERSION", "v0.7.0")
 HELM_VERSION = os.environ.get("KAFKAOPS_HELM_VERSION", "v3.21.4")
+CONTAINERD_VERSION = os.environ.get("KAFKAOPS_CONTAINERD_VERSION", "v2.4.2")
+CONTAINERD_COMMANDS = ("containerd", "ctr", "containerd-shim-runc-v2")
 
 KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 
@@ -180,3 +182,47 @@ def ensure_helm() -> Path:
         return path
     ldflags = helm_ldflags(HELM_VERSION, _module_file(HELM_VERSION, "helm.sh/helm/v3").read_text())
     return go_install(path, f"helm.sh/helm/v3/cmd/helm@{HELM_VERSION}", ldflags, f"helm {HELM_VERSION}")
+
+
+def node_bin_dir() -> Path:
+    """The real node's binaries (``harness up --real-node``): only built when asked for, so the
+    control plane's cache stays valid and runs without a real node pay nothing."""
+    return cache_root() / "node" / f"{KUBERNETES_VERSION}-containerd{CONTAINERD_VERSION}" / "bin"
+
+
+def ensure_node_binaries() -> dict[str, Path]:
+    """Build the kubelet (same wrapper module as the control plane, so the Go cache the control
+    plane's build left makes it quick) and containerd, ctr and the runc shim (a module without
+    local replace directives: ``go install``, without the storage drivers that need cgo)."""
+    target = node_bin_dir()
+    paths = {name: target / name for name in ("kubelet", *CONTAINERD_COMMANDS)}
+    if all(p.exists() for p in paths.values()):
+        return paths
+    if shutil.which("go") is None:
+        raise HarnessError("Go is needed to build the kubelet and containerd (go not on PATH)")
+    target.mkdir(parents=True, exist_ok=True)
+    log = target.parent / "build.log"
+    progress(f"building the real node's kubelet and containerd into {target}; log {log}")
+    if not paths["kubelet"].exists():
+        work = target.parent / "build" / "kubernetes"
+        work.mkdir(parents=True, exist_ok=True)
+        gomod = _module_file(KUBERNETES_VERSION).read_text()
+        (work / "go.mod").write_text(kube_wrapper_gomod(KUBERNETES_VERSION, gomod))
+        (work / "go.sum").touch()
+        progress(f"building kubelet {KUBERNETES_VERSION}")
+        started = time.monotonic()
+        run_logged(["go", "build", "-trimpath", "-ldflags", _version_ldflags(KUBERNETES_VERSION),
+                    "-o", str(paths["kubelet"]), "k8s.io/kubernetes/cmd/kubelet"],
+                   log, cwd=work, env=go_env(work), what="building kubelet")
+        progress(f"built kubelet in {time.monotonic() - started:.0f}s")
+    if not all(paths[c].exists() for c in CONTAINERD_COMMANDS):
+        env = go_env(Path.cwd())
+        env["GOBIN"] = str(target)
+        module = "github.com/containerd/containerd/v2/cmd"
+        progress(f"building containerd, ctr and containerd-shim-runc-v2 {CONTAINERD_VERSION}")
+        started = time.monotonic()
+        run_logged(["go", "install", "-trimpath", "-ldflags", "-s -w", "-tags", "no_btrfs no_zfs no_devmapper",
+                    *(f"{module}/{c}@{CONTAINERD_VERSION}" for c in CONTAINERD_COMMANDS)],
+                   log, env=env, what="building containerd")
+        progress(f"built containerd in {time.monotonic() - started:.0f}s")
+    return paths

@@ -20,7 +20,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from kafkaops.harness.debian import apt_env, apt_lock
+from kafkaops.harness.debian import apt_install
 from kafkaops.harness.procs import HarnessError, cache_root, progress, run_logged
 
 IMAGE = os.environ.get("KAFKAOPS_IMAGE", "localhost/kafkaops:dev")
@@ -46,14 +46,9 @@ def ensure_tools() -> None:
     missing = [c for c in TOOLS if shutil.which(c) is None]
     if not missing:
         return
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise HarnessError(f"missing {', '.join(missing)}: install them with apt-get install -y "
-                           f"{' '.join(TOOLS)} (as root)")
     log = image_dir() / "apt.log"
     progress(f"installing {' '.join(TOOLS)} with apt-get (missing: {', '.join(missing)}); log {log}")
-    with apt_lock():
-        run_logged(["apt-get", "update", "-q"], log, env=apt_env(), what="apt-get update")
-        run_logged(["apt-get", "install", "-y", "-q", *TOOLS], log, env=apt_env(), what="apt-get install")
+    apt_install(TOOLS, log)
 
 
 def dockerfile_base(dockerfile: Path) -> str:

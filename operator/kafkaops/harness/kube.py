@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kafkaops.harness.gobuild import KUBERNETES_VERSION, ensure_kube_binaries
+from kafkaops.harness.node import start_real_node
 from kafkaops.harness.procs import HarnessError, Service, free_port, make_workdir, progress
 
 FAKE_NODE = "kwok-node-0"
@@ -105,7 +106,7 @@ class KubeCluster:
         self.stop()
 
     def stop(self) -> None:
-        for service in reversed(self.services):  # kwok, scheduler, controllers, apiserver, etcd
+        for service in reversed(self.services):  # kubelet, containerd, kwok, scheduler, controllers, apiserver, etcd
             service.stop()
 
     def request(self, method: str, path: str, body: dict[str, object] | None = None,
@@ -184,10 +185,11 @@ def _wait_for(what: str, check: object, service: Service, timeout: float) -> Non
 
 
 def start_kube(*, workdir: Path | None = None, timeout: float = 120.0, with_pods: bool = True,
-               audit: bool = False) -> KubeCluster:
+               audit: bool = False, real_node: bool = False) -> KubeCluster:
     """Start etcd, kube-apiserver, kube-controller-manager and (``with_pods``) kube-scheduler plus
-    kwok with one fake node. Returns when the API serves the ``default`` namespace and the fake
-    node is Ready. ``audit``: the API server records every write in ``<workdir>/audit.log``."""
+    kwok with one fake node, and (``real_node``) containerd and a kubelet (``node.py``). Returns when
+    the API serves the ``default`` namespace and the nodes are Ready. ``audit``: the API server records
+    every write in ``<workdir>/audit.log``."""
     binaries = ensure_kube_binaries()
     workdir = workdir or make_workdir("kafkaops-kube-")
     started = time.monotonic()
@@ -229,6 +231,9 @@ def start_kube(*, workdir: Path | None = None, timeout: float = 120.0, with_pods
             "--service-account-signing-key-file", str(pki.sa_key),
             "--allow-privileged", "--disable-admission-plugins", "ServiceAccount",
             "--enable-priority-and-fairness=false", "--v", "1", *audit_flags,
+            # Logs and exec dial a node by its Hostname address: the real node's is localhost (node.py), so
+            # the API server never reaches for another address.
+            "--kubelet-preferred-address-types", "Hostname",
         ], workdir / "kube-apiserver.log")
         cluster.services.append(apiserver)
         _wait_for("kube-apiserver", lambda: bool(cluster.request("GET", "/api/v1/namespaces/default")),
@@ -245,8 +250,10 @@ def start_kube(*, workdir: Path | None = None, timeout: float = 120.0, with_pods
             "--service-account-private-key-file", str(pki.sa_key), "--root-ca-file", str(pki.ca),
             "--concurrent-gc-syncs", "5", "--v", "1",
         ], workdir / "kube-controller-manager.log"))
-        if with_pods:
+        if with_pods or real_node:
             _start_pod_simulation(cluster, binaries, timeout)
+        if real_node:
+            start_real_node(cluster)
     except BaseException:
         cluster.stop()
         raise
