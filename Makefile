@@ -18,9 +18,10 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# Kafka jars from Maven Central, etcd/kube-*/kwok/helm/promtool/kstatus built from the Go module proxy (cached).
+# Kafka jars from Maven Central, etcd/kube-*/kwok/helm/kstatus and the real node (kubelet, containerd) built from
+# the Go module proxy, promtool from Debian (all cached).
 harness: install
-	$(PY) -m kafkaops.harness build
+	$(PY) -m kafkaops.harness build --real-node
 
 # buildah, podman, runc, mmdebstrap and skopeo from apt when missing (as root), a Debian base standing in for
 # the Dockerfile's FROM (cached), then the Dockerfile built with pyproject's version in its labels.
